@@ -1,0 +1,146 @@
+"""Regimens: the doses a person takes together, as typed records checked at the boundary.
+
+The formats are those of TRIAL_SPEC.md: a list of ``{agent, dose_mg, interval_h, start_day,
+days_on, cycle_days, adherence}`` mappings, or the CLI's short form
+``AGENT[:DOSE[@INTERVAL_H]]`` joined by ``+`` (``none`` for no treatment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sermsim.agents.model import Agent
+from sermsim.core.errors import SpecError
+
+DEFAULT_INTERVAL_H = 24.0  # TRIAL_SPEC.md: interval_h defaults to 24
+
+
+class Dose(BaseModel):
+    """One agent taken repeatedly.
+
+    >>> Dose(agent="raloxifene", dose_mg=60).interval_h
+    24.0
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    agent: str
+    dose_mg: float = Field(gt=0, allow_inf_nan=False)
+    interval_h: float = Field(default=DEFAULT_INTERVAL_H, gt=0, allow_inf_nan=False)
+    start_day: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    days_on: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    cycle_days: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    adherence: float = Field(default=1.0, ge=0, le=1, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _cycle_complete(self) -> Dose:
+        if (self.days_on is None) != (self.cycle_days is None):
+            raise ValueError("days_on and cycle_days go together: give both or neither")
+        if self.days_on is not None and self.cycle_days is not None:
+            if self.days_on > self.cycle_days:
+                raise ValueError("days_on must not exceed cycle_days")
+        return self
+
+    @property
+    def is_cyclic(self) -> bool:
+        return self.cycle_days is not None
+
+
+Regimen = tuple[Dose, ...]
+
+
+def _spec_error_from(exc: ValidationError, where: str, raw: Any) -> SpecError:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    field = f"{where}.{loc}" if loc else where
+    value = first.get("input", raw)
+    return SpecError(field, value, first["msg"].replace("Value error, ", "").lower())
+
+
+def check_agents(regimen: Regimen, agents: Mapping[str, Agent], where: str = "regimen") -> None:
+    """Raise :class:`SpecError` naming the first dose whose agent is unknown."""
+    for i, dose in enumerate(regimen):
+        if dose.agent not in agents:
+            known = ", ".join(sorted(agents))
+            raise SpecError(f"{where}[{i}].agent", dose.agent, f"use one of: {known}")
+
+
+def regimen_from_list(
+    items: Sequence[Mapping[str, Any]], agents: Mapping[str, Agent], where: str = "regimen"
+) -> Regimen:
+    """Build a regimen from the list form of TRIAL_SPEC.md."""
+    if not isinstance(items, Sequence) or isinstance(items, str | bytes):
+        raise SpecError(where, items, "give a list of doses, e.g. [{agent: raloxifene, dose_mg: 60}]")
+    doses = []
+    for i, item in enumerate(items):
+        try:
+            doses.append(Dose.model_validate(item))
+        except ValidationError as exc:
+            raise _spec_error_from(exc, f"{where}[{i}]", item) from exc
+    regimen = tuple(doses)
+    check_agents(regimen, agents, where)
+    return regimen
+
+
+def _number(text: str, field: str, raw: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise SpecError(field, raw, "write a number, e.g. raloxifene:60 or clomiphene:25@48") from None
+    return value
+
+
+def parse_regimen(text: str, agents: Mapping[str, Agent]) -> Regimen:
+    """Parse the short form ``AGENT[:DOSE[@INTERVAL_H]]+...``; ``none`` is no treatment.
+
+    A dose left out is the agent's standard dose.
+
+    >>> from sermsim.agents import load_agents
+    >>> [(d.agent, d.dose_mg, d.interval_h) for d in parse_regimen("clomiphene:25@48", load_agents())]
+    [('clomiphene', 25.0, 48.0)]
+    """
+    text = text.strip()
+    if text.lower() in {"none", ""}:
+        return ()
+    doses = []
+    for i, part in enumerate(text.split("+")):
+        field = f"regimen[{i}]"
+        part = part.strip()
+        name, _, rest = part.partition(":")
+        name = name.strip().lower()
+        if name not in agents:
+            known = ", ".join(sorted(agents))
+            raise SpecError(f"{field}.agent", name or part, f"use one of: {known}")
+        agent = agents[name]
+        dose_txt, _, interval_txt = rest.partition("@")
+        dose = _number(dose_txt, f"{field}.dose_mg", part) if dose_txt else agent.standard_dose_mg
+        interval = (
+            _number(interval_txt, f"{field}.interval_h", part)
+            if interval_txt
+            else agent.standard_interval_h
+        )
+        try:
+            doses.append(Dose(agent=name, dose_mg=dose, interval_h=interval))
+        except ValidationError as exc:
+            raise _spec_error_from(exc, field, part) from exc
+    return tuple(doses)
+
+
+def regimen_label(regimen: Regimen) -> str:
+    """The canonical short form of a regimen.
+
+    >>> regimen_label((Dose(agent="raloxifene", dose_mg=60),))
+    'raloxifene:60'
+    """
+    if not regimen:
+        return "none"
+    parts = []
+    for d in regimen:
+        label = f"{d.agent}:{d.dose_mg:g}"
+        if d.interval_h != DEFAULT_INTERVAL_H:
+            label += f"@{d.interval_h:g}"
+        parts.append(label)
+    return "+".join(parts)

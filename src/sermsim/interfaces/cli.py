@@ -1,0 +1,100 @@
+"""The `sermsim` command line. Each command calls one public function and renders it.
+
+A user's mistake is one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sermsim import DISCLAIMER, __version__
+from sermsim.core.errors import SermsimError, SpecError
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help=f"sermsim: a QSP simulator of selective estrogen receptor modulators. {DISCLAIMER}",
+)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"sermsim: error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    if version:
+        typer.echo(f"sermsim {__version__}")
+        raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+@app.command()
+def profile(
+    regimen: Annotated[
+        str | None,
+        typer.Argument(help="AGENT[:DOSE[@INTERVAL_H]], '+' for combinations, e.g. raloxifene:60"),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every agent at its standard dose, and combinations.")
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write JSON, CSV and a heatmap PNG here.")
+    ] = None,
+) -> None:
+    """Tissue-selectivity profile: intrinsic activity and net action per tissue."""
+    from sermsim.agents import load_agents, parse_regimen
+    from sermsim.interfaces import render
+    from sermsim.selectivity import profile_all, profile_regimen
+
+    if all_ == (regimen is not None):
+        raise SpecError("regimen", regimen, "give either a REGIMEN or --all, not both or neither")
+    agents = load_agents()
+    if all_:
+        from rich.progress import Progress
+
+        with Progress(transient=True, console=_stderr_console()) as bar:
+            task = bar.add_task("profiling", total=None)
+            profiles = profile_all(
+                agents, on_each=lambda label: bar.update(task, description=label, advance=1)
+            )
+    else:
+        assert regimen is not None
+        profiles = [profile_regimen(parse_regimen(regimen, agents), agents)]
+    if json_:
+        typer.echo(render.profile_json(profiles, single=not all_))
+    else:
+        typer.echo(render.profile_table(profiles))
+    if out is not None:
+        for path in render.write_profile_outputs(profiles, out):
+            typer.echo(f"wrote {path}", err=True)
+
+
+def _stderr_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning sermsim's errors into one line and exit code 2."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except SermsimError as exc:
+        typer.echo(f"sermsim: error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

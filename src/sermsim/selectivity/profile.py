@@ -1,0 +1,249 @@
+"""The tissue-selectivity profile of a regimen: `sermsim profile`.
+
+For each tissue: the intrinsic activity (signal when the regimen's moieties, in their
+steady-state proportions, saturate the receptors and no endogenous estradiol is present), and
+the steady-state net change in signal the regimen causes in a typical postmenopausal and a
+typical premenopausal woman, with endogenous estradiol held at the life-stage value (no HPG
+feedback here), averaged over the dosing interval. Each net change is labelled agonist,
+antagonist or neutral against one band from ``data/profile.yaml``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from numpy.typing import NDArray
+
+from sermsim.agents.model import Agent
+from sermsim.agents.regimen import Regimen, parse_regimen, regimen_label
+from sermsim.core.errors import SpecError
+from sermsim.core.params import as_param, data_dir, load_yaml
+from sermsim.pk.model import EnzymeActivity, build_pk
+from sermsim.pk.solve import periodic_steady_state
+from sermsim.receptor.binding import occupancy, saturating_shares
+from sermsim.receptor.exposure import (
+    TISSUES,
+    TissueExposure,
+    endogenous_estradiol_pg_ml,
+    plasma_vector,
+    site_concentrations,
+    tissue_exposure,
+)
+from sermsim.receptor.ligands import LigandSet, ligand_set
+from sermsim.selectivity.signal import TissueParams, tissue_params, tissue_signal
+
+Action = Literal["agonist", "antagonist", "neutral"]
+PROFILE_STAGES: tuple[str, str] = ("postmenopausal", "premenopausal")
+POINTS_PER_PERIOD = 96  # time points over one steady-state period (midpoint rule)
+
+
+@dataclass(frozen=True)
+class TissueProfile:
+    intrinsic_activity: float
+    net_change: dict[str, float]
+    action: dict[str, Action]
+    baseline_signal: dict[str, float]  # estradiol alone, per life stage
+    drug_occupancy: dict[str, float]  # mean fraction of ERα held by the regimen's moieties
+
+
+@dataclass(frozen=True)
+class Profile:
+    agent: str
+    regimen: str
+    tissues: dict[str, TissueProfile]
+    plasma_nM: dict[str, float] = field(default_factory=dict)  # interval-average, by moiety
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form of ``schemas/profile.schema.json`` (with a few extra keys)."""
+        return {
+            "agent": self.agent,
+            "regimen": self.regimen,
+            "tissues": {
+                t: {
+                    "intrinsic_activity": round(p.intrinsic_activity, 4),
+                    "net_change": {k: round(v, 4) for k, v in p.net_change.items()},
+                    "action": dict(p.action),
+                    "baseline_signal": {k: round(v, 4) for k, v in p.baseline_signal.items()},
+                    "drug_occupancy_er_alpha": {
+                        k: round(v, 4) for k, v in p.drug_occupancy.items()
+                    },
+                }
+                for t, p in self.tissues.items()
+            },
+            "plasma_nM": {k: round(v, 6) for k, v in self.plasma_nM.items()},
+        }
+
+
+def neutral_band() -> float:
+    """The half-width of the neutral band, from ``data/profile.yaml``."""
+    raw = load_yaml(data_dir() / "profile.yaml")["neutral_band"]
+    return as_param(raw, "profile.neutral_band").value
+
+
+def standard_regimens(agents: Mapping[str, Agent]) -> list[Regimen]:
+    """Every agent alone at its standard dose, then the combinations of ``data/profile.yaml``.
+
+    >>> from sermsim.agents import load_agents
+    >>> [regimen_label(r) for r in standard_regimens(load_agents())][-1]
+    'conjugated_estrogens:0.45+bazedoxifene:20'
+    """
+    singles = [parse_regimen(agent_id, agents) for agent_id in sorted(agents)]
+    combos = load_yaml(data_dir() / "profile.yaml")["combinations"]
+    return singles + [parse_regimen(c["regimen"], agents) for c in combos]
+
+
+def classify(net_change: float, band: float) -> Action:
+    """Label a net change in tissue signal.
+
+    >>> classify(0.12, 0.05), classify(-0.2, 0.05), classify(0.01, 0.05)
+    ('agonist', 'antagonist', 'neutral')
+    """
+    if net_change > band:
+        return "agonist"
+    if net_change < -band:
+        return "antagonist"
+    return "neutral"
+
+
+def steady_state_period_h(regimen: Regimen) -> float:
+    """The common period of a regimen's doses (least common multiple of the intervals)."""
+    fractions = [Fraction(d.interval_h).limit_denominator(1000) for d in regimen]
+    num = math.lcm(*(f.numerator for f in fractions))
+    den = math.gcd(*(f.denominator for f in fractions))
+    return float(Fraction(num, den))
+
+
+def steady_state_plasma(
+    regimen: Regimen,
+    agents: Mapping[str, Agent],
+    *,
+    activity: EnzymeActivity | None = None,
+    points: int = POINTS_PER_PERIOD,
+) -> dict[str, NDArray[np.float64]]:
+    """Total plasma concentrations (nM) of every moiety over one steady-state period, at
+    ``points`` evenly spaced times; moieties shared between doses add up."""
+    if not regimen:
+        return {}
+    for d in regimen:
+        if d.is_cyclic:
+            raise SpecError(
+                "regimen", d.agent, "a cyclic dose has no constant steady state; profile "
+                "takes continuous dosing (drop days_on/cycle_days)"
+            )
+    period = steady_state_period_h(regimen)
+    s = (np.arange(points) + 0.5) * period / points
+    out: dict[str, NDArray[np.float64]] = {}
+    for d in regimen:
+        pk = build_pk(agents[d.agent], activity)
+        states = periodic_steady_state(pk, d.dose_mg * d.adherence, d.interval_h, s)
+        for moiety, conc in zip(pk.moieties, pk.concentrations(states).T, strict=True):
+            out[moiety] = out.get(moiety, 0.0) + conc
+    return out
+
+
+def _signal(
+    ligands: LigandSet,
+    plasma: NDArray[np.float64],
+    exposure: TissueExposure,
+    tissues: TissueParams,
+    *,
+    saturate: bool = False,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    site = jnp.asarray(site_concentrations(ligands, plasma, exposure))
+    kd = jnp.asarray(ligands.kd)
+    occ = _shares(site, kd) if saturate else _occupancy(site, kd)
+    sig = tissue_signal(
+        occ, jnp.asarray(ligands.coactivator), jnp.asarray(ligands.corepressor), tissues
+    )
+    return np.asarray(sig), np.asarray(occ)
+
+
+_occupancy = jax.jit(occupancy)
+
+
+@jax.jit
+def _shares(site: jax.Array, kd: jax.Array) -> jax.Array:
+    # No ligand at all (a regimen without an ER binder): every share is 0, not 0/0.
+    return jnp.nan_to_num(saturating_shares(site, kd))
+
+
+def profile_regimen(
+    regimen: Regimen,
+    agents: Mapping[str, Agent],
+    *,
+    exposure: TissueExposure | None = None,
+    tissues: TissueParams | None = None,
+    band: float | None = None,
+) -> Profile:
+    """The tissue-selectivity profile of ``regimen`` (see the module docstring).
+
+    >>> from sermsim.agents import load_agents, parse_regimen
+    >>> agents = load_agents()
+    >>> p = profile_regimen(parse_regimen("raloxifene", agents), agents)
+    >>> p.tissues["breast"].action["postmenopausal"]
+    'antagonist'
+    """
+    if not regimen:
+        raise SpecError("regimen", "none", "give at least one agent to profile")
+    exposure = exposure or tissue_exposure()
+    tissues = tissues or tissue_params()
+    band = neutral_band() if band is None else band
+    # Every agent's moieties, so that all regimens share one set of array shapes (one compile);
+    # a moiety the regimen does not contain simply has zero concentration.
+    ligands = ligand_set(agents, sorted(agents))
+    drug = steady_state_plasma(regimen, agents)
+    drug_only = plasma_vector(ligands, 0.0, drug)  # (time, L)
+    mean_drug = drug_only.mean(axis=0)
+    # Intrinsic activity: no estradiol at all, neither from plasma nor made in the tissue.
+    no_local = TissueExposure(exposure.estradiol_uptake, np.zeros_like(exposure.estradiol_local_nM))
+    ia, _ = _signal(ligands, mean_drug, no_local, tissues, saturate=True)
+
+    net: dict[str, NDArray[np.float64]] = {}
+    base: dict[str, NDArray[np.float64]] = {}
+    occ_drug: dict[str, NDArray[np.float64]] = {}
+    for stage in PROFILE_STAGES:
+        e2 = endogenous_estradiol_pg_ml(stage)
+        with_drug, occ = _signal(ligands, plasma_vector(ligands, e2, drug), exposure, tissues)
+        alone, _ = _signal(ligands, plasma_vector(ligands, e2, {}), exposure, tissues)
+        net[stage] = with_drug.mean(axis=0) - alone
+        base[stage] = alone
+        occ_drug[stage] = occ[..., 1:, 0].sum(axis=-1).mean(axis=0)  # ERα, non-estradiol
+
+    out = {}
+    for i, t in enumerate(TISSUES):
+        out[t] = TissueProfile(
+            intrinsic_activity=float(ia[i]),
+            net_change={s: float(net[s][i]) for s in PROFILE_STAGES},
+            action={s: classify(float(net[s][i]), band) for s in PROFILE_STAGES},
+            baseline_signal={s: float(base[s][i]) for s in PROFILE_STAGES},
+            drug_occupancy={s: float(occ_drug[s][i]) for s in PROFILE_STAGES},
+        )
+    label = regimen_label(regimen)
+    agent = regimen[0].agent if len(regimen) == 1 else label
+    plasma_mean = {m: float(np.mean(c)) for m, c in drug.items()}
+    return Profile(agent=agent, regimen=label, tissues=out, plasma_nM=plasma_mean)
+
+
+def profile_all(
+    agents: Mapping[str, Agent], *, on_each: Callable[[str], None] | None = None
+) -> list[Profile]:
+    """The profile of every standard regimen (:func:`standard_regimens`), in order.
+
+    ``on_each`` is called with each regimen's label before it is computed (a progress hook).
+    """
+    exposure, tissues, band = tissue_exposure(), tissue_params(), neutral_band()
+    out = []
+    for regimen in standard_regimens(agents):
+        if on_each is not None:
+            on_each(regimen_label(regimen))
+        out.append(
+            profile_regimen(regimen, agents, exposure=exposure, tissues=tissues, band=band)
+        )
+    return out
