@@ -4,9 +4,10 @@ Free: each tissue's coactivator and corepressor availability, basal activity and
 SERM's coregulator signature (one coactivator and one corepressor strength per conformation
 class, shared by ERα and ERβ and by the moieties of a class); and the tissue partition of
 moieties listed in FREE_PARTITION (no measurement exists). Fixed: everything measured (PK,
-binding, estradiol exposure, ER subtype mix). The targets are intervals; the residual of a target
-is its distance outside its interval, narrowed by a tenth of its width on each side (in units of 0.05 signal), plus a weak pull (0.05 per
-log-unit) towards the starting values so that parameters the targets leave free stay put.
+binding, estradiol exposure, ER subtype mix). The targets are intervals; the residual of a
+target is its distance outside its interval, narrowed by a tenth of its width on each side (in
+units of 0.05 signal), plus a weak pull (0.05 per log-unit) towards the starting values so
+that parameters the targets leave free stay put.
 Plasma concentrations do not depend on the free parameters, so they are computed once.
 
 Run:  .venv/bin/python scripts/calibrate_selectivity.py [--write]
@@ -41,7 +42,10 @@ from sermsim.selectivity import TissueParams, tissue_params, tissue_signal
 from sermsim.selectivity.profile import steady_state_plasma
 
 GROUPS = {  # conformation classes: moieties that share one coregulator signature
-    "tamoxifen": ("tamoxifen", ["tamoxifen", "n_desmethyltamoxifen", "hydroxytamoxifen", "endoxifen"]),
+    "tamoxifen": (
+        "tamoxifen",
+        ["tamoxifen", "n_desmethyltamoxifen", "hydroxytamoxifen", "endoxifen"],
+    ),
     "raloxifene": ("raloxifene", ["raloxifene"]),
     "bazedoxifene": ("bazedoxifene", ["bazedoxifene"]),
     "lasofoxifene": ("lasofoxifene", ["lasofoxifene"]),
@@ -51,8 +55,12 @@ GROUPS = {  # conformation classes: moieties that share one coregulator signatur
 }
 TISSUE_FREE = ("coactivator", "corepressor", "basal", "gain")
 BOUNDS = {
-    "coactivator_l": (1e-3, 2.0), "corepressor_l": (1e-3, 10.0),
-    "coactivator": (0.05, 50.0), "corepressor": (0.01, 50.0), "basal": (1e-3, 0.2), "gain": (0.5, 200.0),
+    "coactivator_l": (1e-3, 2.0),
+    "corepressor_l": (1e-3, 10.0),
+    "coactivator": (0.05, 50.0),
+    "corepressor": (0.01, 50.0),
+    "basal": (1e-3, 0.2),
+    "gain": (0.5, 200.0),
 }
 RESIDUAL_SCALE = 0.05
 PRIOR_WEIGHT = 0.05
@@ -107,8 +115,12 @@ def main() -> None:
             alone = plasma_vector(ligands, e2_stage(tg), {})[None, :]
             ref = (site_parts(alone, exposure),)
             if tg["quantity"] == "net_change_relative":
-                pre = plasma_vector(ligands, endogenous_estradiol_pg_ml("premenopausal"), {})[None, :]
-                post = plasma_vector(ligands, endogenous_estradiol_pg_ml("postmenopausal"), {})[None, :]
+                pre = plasma_vector(ligands, endogenous_estradiol_pg_ml("premenopausal"), {})[
+                    None, :
+                ]
+                post = plasma_vector(ligands, endogenous_estradiol_pg_ml("postmenopausal"), {})[
+                    None, :
+                ]
                 ref += (site_parts(pre, exposure), site_parts(post, exposure))
             prepared.append(("net", t, site_parts(with_drug, exposure), ref))
     lows = np.array([tg["low"] for tg in targets])
@@ -123,7 +135,10 @@ def main() -> None:
     x0, lb, ub, names = [], [], [], []
     for g, (_, ms) in GROUPS.items():
         m = index[ms[0]]
-        for k, arr in (("coactivator_l", ligands.coactivator), ("corepressor_l", ligands.corepressor)):
+        for k, arr in (
+            ("coactivator_l", ligands.coactivator),
+            ("corepressor_l", ligands.corepressor),
+        ):
             x0.append(np.log(max(arr[m, 0], 1e-3)))
             lb.append(np.log(BOUNDS[k][0]))
             ub.append(np.log(BOUNDS[k][1]))
@@ -151,12 +166,16 @@ def main() -> None:
             ids = jnp.asarray([index[m] for m in ms])
             coact = coact.at[ids, :].set(jnp.exp(x[2 * j]))
             corep = corep.at[ids, :].set(jnp.exp(x[2 * j + 1]))
-        tp = jnp.exp(x[n_g:n_g + n_t]).reshape(len(TISSUES), len(TISSUE_FREE))
+        tp = jnp.exp(x[n_g : n_g + n_t]).reshape(len(TISSUES), len(TISSUE_FREE))
         tissues = TissueParams(
-            er_alpha_share=t0.er_alpha_share, er_beta_coupling=t0.er_beta_coupling,
-            coactivator=tp[:, 0], corepressor=tp[:, 1], basal=tp[:, 2], gain=tp[:, 3],
+            er_alpha_share=t0.er_alpha_share,
+            er_beta_coupling=t0.er_beta_coupling,
+            coactivator=tp[:, 0],
+            corepressor=tp[:, 1],
+            basal=tp[:, 2],
+            gain=tp[:, 3],
         )
-        kp = jnp.asarray(ligands.tissue_partition).at[free_kp].set(jnp.exp(x[n_g + n_t:]))
+        kp = jnp.asarray(ligands.tissue_partition).at[free_kp].set(jnp.exp(x[n_g + n_t :]))
         return coact, corep, tissues, kp
 
     def signal(parts, kp, coact, corep, tissues, saturate=False):
@@ -173,7 +192,9 @@ def main() -> None:
             if kind == "net":
                 sig = sig - signal(ref[0], kp, coact, corep, tissues)
                 if len(ref) == 3:
-                    drop = signal(ref[1], kp, coact, corep, tissues) - signal(ref[2], kp, coact, corep, tissues)
+                    drop = signal(ref[1], kp, coact, corep, tissues) - signal(
+                        ref[2], kp, coact, corep, tissues
+                    )
                     sig = sig / drop
             out.append(sig[t])
         return jnp.stack(out)
@@ -185,15 +206,25 @@ def main() -> None:
 
     res = jax.jit(residuals)
     jac = jax.jit(jax.jacfwd(residuals))
-    fit = least_squares(lambda x: np.asarray(res(x)), x0, jac=lambda x: np.asarray(jac(x)),
-                        bounds=(lb, ub), xtol=1e-10, ftol=1e-10, max_nfev=2000)
+    fit = least_squares(
+        lambda x: np.asarray(res(x)),
+        x0,
+        jac=lambda x: np.asarray(jac(x)),
+        bounds=(lb, ub),
+        xtol=1e-10,
+        ftol=1e-10,
+        max_nfev=2000,
+    )
     v = np.asarray(values(fit.x))
     print(f"cost {fit.cost:.4g}, status {fit.status}")
     for tg, val in zip(targets, v, strict=True):
         ok = tg["low"] - 1e-6 <= val <= tg["high"] + 1e-6
         where = tg.get("stage", tg.get("estradiol_pg_ml", ""))
-        print(f"{'ok ' if ok else 'OUT'} {tg['regimen'][:32]:>32s} {tg['tissue']:>16s} "
-              f"{tg['quantity'][:9]:>9s} {where!s:>14s} {val:+.3f} in [{tg['low']:+.2f}, {tg['high']:+.2f}]")
+        print(
+            f"{'ok ' if ok else 'OUT'} {tg['regimen'][:32]:>32s} {tg['tissue']:>16s} "
+            f"{tg['quantity'][:9]:>9s} {where!s:>14s} {val:+.3f} "
+            f"in [{tg['low']:+.2f}, {tg['high']:+.2f}]"
+        )
     fitted = dict(zip(names, np.exp(fit.x), strict=True))
     for k, val in fitted.items():
         print(f"  {k:32s} {val:.4g}")
@@ -222,18 +253,24 @@ def write(fitted: dict[str, float]) -> None:
 
     update(root / "tissues.yaml", edit_tissues)
     for g, (agent, moieties) in GROUPS.items():
+
         def edit_agent(doc, g=g, moieties=moieties):
             for m in doc["moieties"]:
                 if m["id"] in moieties:
                     for r in ("era", "erb"):
                         for k in ("coactivator", "corepressor"):
                             m[r]["coregulator"][k]["value"] = float(f"{fitted[f'{g}.{k}']:.4g}")
+
         update(root / "agents" / f"{agent}.yaml", edit_agent)
     for moiety, (agent, _) in FREE_PARTITION.items():
+
         def edit_kp(doc, moiety=moiety):
             for m in doc["moieties"]:
                 if m["id"] == moiety:
-                    m["tissue_partition"]["value"] = float(f"{fitted[f'{moiety}.tissue_partition']:.4g}")
+                    m["tissue_partition"]["value"] = float(
+                        f"{fitted[f'{moiety}.tissue_partition']:.4g}"
+                    )
+
         update(root / "agents" / f"{agent}.yaml", edit_kp)
     print("written")
 

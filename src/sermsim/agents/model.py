@@ -185,7 +185,9 @@ def _value(p: Param | None, default: float) -> float:
 
 
 def _moiety(spec: MoietySpec) -> Moiety:
-    binding = {r: b for r in RECEPTORS if (b := _binding(getattr(spec, r))) is not None}
+    binding: dict[str, Binding] = {
+        r: b for r in RECEPTORS if (b := _binding(getattr(spec, r))) is not None
+    }
     if spec.molecular_weight is None:
         raise DataError(f"moiety {spec.id}: molecular_weight is required (or a ref)")
     return Moiety(
@@ -220,14 +222,16 @@ def _check(spec: AgentSpec, path: Path) -> None:
     for m in spec.moieties:
         binds = m.era is not None or m.erb is not None
         if binds and (m.fraction_unbound is None or m.tissue_partition is None):
-            raise DataError(f"{path}: {m.id} binds ER, so it needs fraction_unbound and "
-                            "tissue_partition")
+            raise DataError(
+                f"{path}: {m.id} binds ER, so it needs fraction_unbound and tissue_partition"
+            )
         for f in m.formed_from:
             if f.precursor not in ids:
                 raise DataError(f"{path}: {m.id} formed from unknown moiety {f.precursor!r}")
     for m in spec.moieties:
-        out = sum(f.fraction.value for n in spec.moieties for f in n.formed_from
-                  if f.precursor == m.id)
+        out = sum(
+            f.fraction.value for n in spec.moieties for f in n.formed_from if f.precursor == m.id
+        )
         if out > 1.0 + 1e-9:
             raise DataError(f"{path}: fractions of {m.id}'s clearance sum to {out:.3f} > 1")
 

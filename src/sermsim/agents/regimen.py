@@ -39,9 +39,12 @@ class Dose(BaseModel):
     def _cycle_complete(self) -> Dose:
         if (self.days_on is None) != (self.cycle_days is None):
             raise ValueError("days_on and cycle_days go together: give both or neither")
-        if self.days_on is not None and self.cycle_days is not None:
-            if self.days_on > self.cycle_days:
-                raise ValueError("days_on must not exceed cycle_days")
+        if (
+            self.days_on is not None
+            and self.cycle_days is not None
+            and (self.days_on > self.cycle_days)
+        ):
+            raise ValueError("days_on must not exceed cycle_days")
         return self
 
     @property
@@ -73,7 +76,9 @@ def regimen_from_list(
 ) -> Regimen:
     """Build a regimen from the list form of TRIAL_SPEC.md."""
     if not isinstance(items, Sequence) or isinstance(items, str | bytes):
-        raise SpecError(where, items, "give a list of doses, e.g. [{agent: raloxifene, dose_mg: 60}]")
+        raise SpecError(
+            where, items, "give a list of doses, e.g. [{agent: raloxifene, dose_mg: 60}]"
+        )
     doses = []
     for i, item in enumerate(items):
         try:
@@ -89,7 +94,9 @@ def _number(text: str, field: str, raw: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise SpecError(field, raw, "write a number, e.g. raloxifene:60 or clomiphene:25@48") from None
+        raise SpecError(
+            field, raw, "write a number, e.g. raloxifene:60 or clomiphene:25@48"
+        ) from None
     return value
 
 
@@ -99,8 +106,9 @@ def parse_regimen(text: str, agents: Mapping[str, Agent]) -> Regimen:
     A dose left out is the agent's standard dose.
 
     >>> from sermsim.agents import load_agents
-    >>> [(d.agent, d.dose_mg, d.interval_h) for d in parse_regimen("clomiphene:25@48", load_agents())]
-    [('clomiphene', 25.0, 48.0)]
+    >>> (d,) = parse_regimen("clomiphene:25@48", load_agents())
+    >>> (d.agent, d.dose_mg, d.interval_h)
+    ('clomiphene', 25.0, 48.0)
     """
     text = text.strip()
     if text.lower() in {"none", ""}:

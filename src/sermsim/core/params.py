@@ -81,8 +81,15 @@ def is_param(node: Any) -> bool:
     return isinstance(node, dict) and "value" in node
 
 
+def is_sourced_record(node: Any) -> bool:
+    """True for a non-parameter record that carries its own ``source`` and ``verified`` (a
+    calibration target interval, say): its numbers are covered by its source."""
+    return isinstance(node, dict) and "value" not in node and {"source", "verified"} <= set(node)
+
+
 def find_unsourced(node: Any, where: str = "") -> Iterator[str]:
-    """Yield the location of every number not written as a complete sourced parameter.
+    """Yield the location of every number not written as a complete sourced parameter (or
+    inside a record with its own source).
 
     >>> list(find_unsourced({"a": {"value": 1, "unit": "h", "source": "x", "verified": False},
     ...                      "b": 2.0}))
@@ -93,6 +100,10 @@ def find_unsourced(node: Any, where: str = "") -> Iterator[str]:
             Param.model_validate(node)
         except ValidationError as exc:
             yield f"{where} ({exc.errors()[0]['msg']})"
+        return
+    if is_sourced_record(node):
+        if not str(node["source"]).strip():
+            yield f"{where} (empty source)"
         return
     if isinstance(node, dict):
         for key, child in node.items():

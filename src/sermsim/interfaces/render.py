@@ -31,7 +31,10 @@ def profile_table(profiles: Sequence[Profile]) -> str:
     """A fixed-width table: per regimen and tissue, intrinsic activity and the net change
     (with its action) in post- and premenopausal women."""
     lines = []
-    head = f"{'regimen':<44} {'tissue':<17} {'intrinsic':>9} {'net post':>9} {'':<11} {'net pre':>8} {'':<11}"
+    head = (
+        f"{'regimen':<44} {'tissue':<17} {'intrinsic':>9} {'net post':>9} {'':<11} "
+        f"{'net pre':>8} {'':<11}"
+    )
     lines.append(head)
     lines.append("-" * len(head))
     for p in profiles:
@@ -92,13 +95,22 @@ def profile_heatmap(profiles: Sequence[Profile], path: Path) -> None:
         image = ax.imshow(data, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
         for i, t in enumerate(TISSUES):
             for j, p in enumerate(profiles):
-                ax.text(j, i, SYMBOL[p.tissues[t].action[stage]], ha="center", va="center",
-                        fontsize=11, color="black")
+                ax.text(
+                    j,
+                    i,
+                    SYMBOL[p.tissues[t].action[stage]],
+                    ha="center",
+                    va="center",
+                    fontsize=11,
+                    color="black",
+                )
         ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
         ax.set_yticks(range(len(TISSUES)), TISSUES)
         ax.set_title(f"{stage} woman: net change in tissue signal")
     assert image is not None
-    fig.colorbar(image, ax=axes, shrink=0.8, label="net change (+ agonist, - antagonist, 0 neutral)")
+    fig.colorbar(
+        image, ax=axes, shrink=0.8, label="net change (+ agonist, - antagonist, 0 neutral)"
+    )
     fig.text(0.01, 0.005, DISCLAIMER, fontsize=8, ha="left", va="bottom")
     fig.savefig(path, dpi=120)
     plt.close(fig)

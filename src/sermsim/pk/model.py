@@ -1,8 +1,9 @@
 """Linear compartment PK of an agent and its metabolites, as one matrix.
 
-State: the gut depot of the dose, then the amount (nmol) of each moiety in its
-apparent central volume. ``d x/dt = K x``; an oral dose adds ``F * dose`` (in moles of the labelled form) to the depot, which
-empties at rate ``ka`` into the administered moieties (both isomers of clomiphene, say). A
+State: the gut depot of the dose, then the amount (nmol) of each moiety in its apparent
+central volume. ``d x/dt = K x``; an oral dose adds ``F * dose`` (in moles of the labelled
+form) to the depot, which empties at rate ``ka`` into the administered moieties (both
+isomers of clomiphene, say). A
 metabolite forms from its precursor at ``fraction * CL_precursor / V_precursor`` per hour; an
 enzyme's pathway is scaled by the person's activity of that enzyme (CYP2D6 phenotype), which
 changes both the metabolite's formation and the precursor's total clearance.

@@ -90,7 +90,7 @@ def simulate(
 
     Returns ``(grid, states)`` with ``states`` of shape ``(len(grid), pk.n_states)`` in nmol.
     """
-    n = int(math.ceil(t_end_h / step_h - GRID_TOLERANCE_H))
+    n = math.ceil(t_end_h / step_h - GRID_TOLERANCE_H)
     grid = np.arange(n) * step_h
     idx = np.rint(np.asarray(times_h) / step_h).astype(int)
     if np.any(np.abs(idx * step_h - times_h) > GRID_TOLERANCE_H * max(1.0, t_end_h)):
@@ -101,7 +101,7 @@ def simulate(
     K, b = _padded(pk.K, pk.dose_vector(1.0))
     E = expm(K * step_h)
     states = _propagate(E, b, jnp.asarray(u))
-    return grid, np.asarray(states)[:, : pk.n_states]
+    return grid.astype(np.float64), np.array(states, dtype=np.float64)[:, : pk.n_states]
 
 
 @jax.jit
@@ -121,7 +121,7 @@ def periodic_steady_state(
     s = np.mod(np.asarray(s_h, dtype=float), tau_h)
     K, b = _padded(pk.K, pk.dose_vector(dose_mg))
     out = _periodic(K, b, jnp.asarray(tau_h), jnp.asarray(s))
-    return np.asarray(out)[:, : pk.n_states]
+    return np.array(out)[:, : pk.n_states]
 
 
 def average_steady_state(pk: LinearPK, dose_mg: float, tau_h: float) -> NDArray[np.float64]:

@@ -7,7 +7,6 @@ ligand ``i`` is ``(c_i / K_ir) / (1 + sum_j c_j / K_jr)``; the rest is unligande
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 from sermsim.core import engine as _engine  # noqa: F401  (float64)
 
@@ -24,7 +23,7 @@ def occupancy(site_nM: jax.Array, kd_nM: jax.Array) -> jax.Array:
     -------
     (..., L, R) occupancies in [0, 1]; over ligands they sum to less than 1.
 
-    >>> import numpy as np
+    >>> import numpy as np, jax.numpy as jnp
     >>> occ = occupancy(jnp.array([0.1, 0.0]), jnp.array([[0.1, 0.4], [1.0, 1.0]]))
     >>> np.round(np.asarray(occ[0]), 3).tolist()
     [0.5, 0.2]
@@ -37,7 +36,7 @@ def saturating_shares(site_nM: jax.Array, kd_nM: jax.Array) -> jax.Array:
     """Occupancy when the ligands present saturate the receptor in their current proportions:
     the limit of :func:`occupancy` as every concentration is scaled towards infinity.
 
-    >>> import numpy as np
+    >>> import numpy as np, jax.numpy as jnp
     >>> np.asarray(saturating_shares(jnp.array([1.0, 1.0]), jnp.array([[1.0], [3.0]]))).ravel()
     array([0.75, 0.25])
     """

@@ -1,10 +1,11 @@
 """The ligands a person's receptors see: endogenous estradiol plus every moiety of a regimen.
 
 A :class:`LigandSet` holds, as arrays over ligands, what the receptor and selectivity layers
-need: the fraction of plasma concentration available to receptors, tissue partition, dissociation constants at ERα and ERβ, and the
-coregulator signature of each ligand–receptor complex. Estradiol is always ligand 0; an
-estradiol moiety of a regimen (oral estradiol, or estradiol formed from conjugated estrogens)
-is the same ligand, so its concentration adds to the endogenous one.
+need: the fraction of plasma concentration available to receptors, tissue partition,
+dissociation constants at ERα and ERβ, and the coregulator signature of each
+ligand–receptor complex. Estradiol is always ligand 0; an estradiol moiety of a regimen
+(oral estradiol, or estradiol formed from conjugated estrogens) is the same ligand, so its
+concentration adds to the endogenous one.
 """
 
 from __future__ import annotations

@@ -134,8 +134,10 @@ def steady_state_plasma(
     for d in regimen:
         if d.is_cyclic:
             raise SpecError(
-                "regimen", d.agent, "a cyclic dose has no constant steady state; profile "
-                "takes continuous dosing (drop days_on/cycle_days)"
+                "regimen",
+                d.agent,
+                "a cyclic dose has no constant steady state; profile "
+                "takes continuous dosing (drop days_on/cycle_days)",
             )
     period = steady_state_period_h(regimen)
     s = (np.arange(points) + 0.5) * period / points
@@ -174,12 +176,59 @@ def _shares(site: jax.Array, kd: jax.Array) -> jax.Array:
     return jnp.nan_to_num(saturating_shares(site, kd))
 
 
+@dataclass(frozen=True)
+class Context:
+    """What every profile computation shares: the ligand set and the tissue parameters."""
+
+    ligands: LigandSet
+    exposure: TissueExposure
+    tissues: TissueParams
+
+    @classmethod
+    def load(cls, agents: Mapping[str, Agent]) -> Context:
+        # Every agent's moieties, so that all regimens share one set of array shapes (one
+        # compile); a moiety a regimen does not contain simply has zero concentration.
+        return cls(ligand_set(agents, sorted(agents)), tissue_exposure(), tissue_params())
+
+    def estradiol_signal(self, estradiol_pg_ml: float) -> NDArray[np.float64]:
+        """Signal (T,) with estradiol alone at a plasma level."""
+        sig, _ = _signal(
+            self.ligands,
+            plasma_vector(self.ligands, estradiol_pg_ml, {}),
+            self.exposure,
+            self.tissues,
+        )
+        return sig
+
+    def regimen_signal(
+        self, drug: Mapping[str, NDArray[np.float64]], estradiol_pg_ml: float
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Interval-mean signal (T,) and ERα occupancy by the regimen's moieties (T,), with
+        the regimen's concentrations over one period and estradiol at a plasma level."""
+        sig, occ = _signal(
+            self.ligands,
+            plasma_vector(self.ligands, estradiol_pg_ml, drug),
+            self.exposure,
+            self.tissues,
+        )
+        return sig.mean(axis=0), occ[..., 1:, 0].sum(axis=-1).mean(axis=0)
+
+    def intrinsic_activity(self, drug: Mapping[str, NDArray[np.float64]]) -> NDArray[np.float64]:
+        """Signal (T,) with the regimen's moieties, in their interval-mean proportions,
+        saturating the receptors, and no estradiol from plasma or from the tissue."""
+        no_local = TissueExposure(
+            self.exposure.estradiol_uptake, np.zeros_like(self.exposure.estradiol_local_nM)
+        )
+        mean_drug = plasma_vector(self.ligands, 0.0, drug).mean(axis=0)
+        ia, _ = _signal(self.ligands, mean_drug, no_local, self.tissues, saturate=True)
+        return ia
+
+
 def profile_regimen(
     regimen: Regimen,
     agents: Mapping[str, Agent],
     *,
-    exposure: TissueExposure | None = None,
-    tissues: TissueParams | None = None,
+    context: Context | None = None,
     band: float | None = None,
 ) -> Profile:
     """The tissue-selectivity profile of ``regimen`` (see the module docstring).
@@ -192,29 +241,18 @@ def profile_regimen(
     """
     if not regimen:
         raise SpecError("regimen", "none", "give at least one agent to profile")
-    exposure = exposure or tissue_exposure()
-    tissues = tissues or tissue_params()
+    ctx = context or Context.load(agents)
     band = neutral_band() if band is None else band
-    # Every agent's moieties, so that all regimens share one set of array shapes (one compile);
-    # a moiety the regimen does not contain simply has zero concentration.
-    ligands = ligand_set(agents, sorted(agents))
     drug = steady_state_plasma(regimen, agents)
-    drug_only = plasma_vector(ligands, 0.0, drug)  # (time, L)
-    mean_drug = drug_only.mean(axis=0)
-    # Intrinsic activity: no estradiol at all, neither from plasma nor made in the tissue.
-    no_local = TissueExposure(exposure.estradiol_uptake, np.zeros_like(exposure.estradiol_local_nM))
-    ia, _ = _signal(ligands, mean_drug, no_local, tissues, saturate=True)
-
+    ia = ctx.intrinsic_activity(drug)
     net: dict[str, NDArray[np.float64]] = {}
     base: dict[str, NDArray[np.float64]] = {}
     occ_drug: dict[str, NDArray[np.float64]] = {}
     for stage in PROFILE_STAGES:
         e2 = endogenous_estradiol_pg_ml(stage)
-        with_drug, occ = _signal(ligands, plasma_vector(ligands, e2, drug), exposure, tissues)
-        alone, _ = _signal(ligands, plasma_vector(ligands, e2, {}), exposure, tissues)
-        net[stage] = with_drug.mean(axis=0) - alone
-        base[stage] = alone
-        occ_drug[stage] = occ[..., 1:, 0].sum(axis=-1).mean(axis=0)  # ERα, non-estradiol
+        with_drug, occ_drug[stage] = ctx.regimen_signal(drug, e2)
+        base[stage] = ctx.estradiol_signal(e2)
+        net[stage] = with_drug - base[stage]
 
     out = {}
     for i, t in enumerate(TISSUES):
@@ -238,12 +276,10 @@ def profile_all(
 
     ``on_each`` is called with each regimen's label before it is computed (a progress hook).
     """
-    exposure, tissues, band = tissue_exposure(), tissue_params(), neutral_band()
+    context, band = Context.load(agents), neutral_band()
     out = []
     for regimen in standard_regimens(agents):
         if on_each is not None:
             on_each(regimen_label(regimen))
-        out.append(
-            profile_regimen(regimen, agents, exposure=exposure, tissues=tissues, band=band)
-        )
+        out.append(profile_regimen(regimen, agents, context=context, band=band))
     return out

@@ -29,7 +29,14 @@ from sermsim.core import engine as _engine  # noqa: F401  (float64)
 from sermsim.core.params import as_param, data_dir, load_yaml
 from sermsim.receptor.exposure import TISSUES
 
-TISSUE_FIELDS = ("er_alpha_share", "er_beta_coupling", "coactivator", "corepressor", "basal", "gain")
+TISSUE_FIELDS = (
+    "er_alpha_share",
+    "er_beta_coupling",
+    "coactivator",
+    "corepressor",
+    "basal",
+    "gain",
+)
 
 
 @dataclass(frozen=True)

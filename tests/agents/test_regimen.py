@@ -1,0 +1,83 @@
+"""Regimen formats of TRIAL_SPEC.md: the short CLI form and the list form."""
+
+from __future__ import annotations
+
+import pytest
+
+from sermsim.agents import parse_regimen, regimen_from_list, regimen_label
+from sermsim.core.errors import SpecError
+
+
+def test_short_form_with_dose_and_interval(agents):
+    (d,) = parse_regimen("clomiphene:25@48", agents)
+    assert (d.agent, d.dose_mg, d.interval_h) == ("clomiphene", 25.0, 48.0)
+
+
+def test_missing_dose_is_the_standard_dose(agents):
+    (d,) = parse_regimen("raloxifene", agents)
+    assert d.dose_mg == agents["raloxifene"].standard_dose_mg == 60
+
+
+def test_combination_and_none(agents):
+    r = parse_regimen("conjugated_estrogens:0.45+bazedoxifene:20", agents)
+    assert [d.agent for d in r] == ["conjugated_estrogens", "bazedoxifene"]
+    assert parse_regimen("none", agents) == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["raloxifene:60", "conjugated_estrogens:0.45+bazedoxifene:20", "clomiphene:25@48", "none"],
+)
+def test_label_round_trips(agents, text):
+    assert regimen_label(parse_regimen(text, agents)) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("aspirin", "regimen[0].agent"),
+        ("raloxifene:-5", "regimen[0].dose_mg"),
+        ("raloxifene:abc", "regimen[0].dose_mg"),
+        ("raloxifene:60@0", "regimen[0].interval_h"),
+        ("raloxifene:60+foo:1", "regimen[1].agent"),
+        ("raloxifene:nan", "regimen[0].dose_mg"),
+    ],
+)
+def test_bad_short_forms_name_the_field(agents, text, field):
+    with pytest.raises(SpecError) as err:
+        parse_regimen(text, agents)
+    assert str(err.value).startswith(field)
+    assert isinstance(err.value, ValueError)
+
+
+def test_list_form_with_cycles_and_adherence(agents):
+    r = regimen_from_list(
+        [
+            {
+                "agent": "clomiphene",
+                "dose_mg": 50,
+                "start_day": 4,
+                "days_on": 5,
+                "cycle_days": 28,
+                "adherence": 0.9,
+            }
+        ],
+        agents,
+    )
+    assert r[0].is_cyclic and r[0].adherence == 0.9
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"agent": "tamoxifen"}, "regimen[0].dose_mg"),
+        ({"agent": "tamoxifen", "dose_mg": 20, "colour": "red"}, "regimen[0].colour"),
+        ({"agent": "tamoxifen", "dose_mg": 20, "days_on": 5}, "regimen[0]"),
+        ({"agent": "tamoxifen", "dose_mg": 20, "adherence": 1.5}, "regimen[0].adherence"),
+        ({"agent": "nope", "dose_mg": 20}, "regimen[0].agent"),
+    ],
+)
+def test_bad_list_forms_name_the_field(agents, item, field):
+    with pytest.raises(SpecError) as err:
+        regimen_from_list([item], agents)
+    assert str(err.value).startswith(field)
