@@ -95,6 +95,7 @@ def profile_heatmap(profiles: Sequence[Profile], path: Path) -> None:
         image = ax.imshow(data, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
         for i, t in enumerate(TISSUES):
             for j, p in enumerate(profiles):
+                dark = abs(data[i, j]) > 0.6
                 ax.text(
                     j,
                     i,
@@ -102,7 +103,7 @@ def profile_heatmap(profiles: Sequence[Profile], path: Path) -> None:
                     ha="center",
                     va="center",
                     fontsize=11,
-                    color="black",
+                    color="white" if dark else "black",
                 )
         ax.set_xticks(range(len(labels)), labels, rotation=60, ha="right", fontsize=8)
         ax.set_yticks(range(len(TISSUES)), TISSUES)
