@@ -24,9 +24,27 @@ def test_combination_and_none(agents):
     assert parse_regimen("none", agents) == ()
 
 
+def test_an_agent_alone_is_its_standard_regimen_with_the_labels_cycle(agents):
+    (d,) = parse_regimen("clomiphene", agents)
+    assert (d.dose_mg, d.start_day, d.days_on, d.cycle_days) == (50, 4, 5, 28)
+    (d,) = parse_regimen("clomiphene:50", agents)  # a dose given: continuous dosing
+    assert not d.is_cyclic
+
+
+def test_cycle_suffix(agents):
+    (d,) = parse_regimen("clomiphene:100[d3-7/30]", agents)
+    assert (d.start_day, d.days_on, d.cycle_days) == (2, 5, 30)
+
+
 @pytest.mark.parametrize(
     "text",
-    ["raloxifene:60", "conjugated_estrogens:0.45+bazedoxifene:20", "clomiphene:25@48", "none"],
+    [
+        "raloxifene:60",
+        "conjugated_estrogens:0.45+bazedoxifene:20",
+        "clomiphene:25@48",
+        "clomiphene:50[d5-9/28]",
+        "none",
+    ],
 )
 def test_label_round_trips(agents, text):
     assert regimen_label(parse_regimen(text, agents)) == text
@@ -36,6 +54,9 @@ def test_label_round_trips(agents, text):
     ("text", "field"),
     [
         ("aspirin", "regimen[0].agent"),
+        ("clomiphene:50[d9-5/28]", "regimen[0].cycle"),
+        ("clomiphene:50[5-9]", "regimen[0].cycle"),
+        ("clomiphene:50[d1-40/28]", "regimen[0]"),
         ("raloxifene:-5", "regimen[0].dose_mg"),
         ("raloxifene:abc", "regimen[0].dose_mg"),
         ("raloxifene:60@0", "regimen[0].interval_h"),

@@ -80,6 +80,15 @@ class AbsorptionSpec(_Strict):
     bioavailability: Param
 
 
+class ScheduleSpec(_Strict):
+    """A label's cyclic schedule: taken on ``days_on`` days from ``start_day`` (0-based) of
+    each ``cycle_days``-day cycle."""
+
+    start_day: Param
+    days_on: Param
+    cycle_days: Param
+
+
 class AdministeredSpec(_Strict):
     moiety: str
     fraction: Param
@@ -95,6 +104,7 @@ class AgentSpec(_Strict):
     dose_forms: list[str]
     standard_dose: Param
     standard_interval: Param
+    standard_schedule: ScheduleSpec | None = None
     dose_molecular_weight: Param
     administered: list[AdministeredSpec]
     absorption: AbsorptionSpec
@@ -149,6 +159,7 @@ class Agent:
     summary: str
     standard_dose_mg: float
     standard_interval_h: float
+    standard_schedule: tuple[float, float, float] | None  # (start_day, days_on, cycle_days)
     dose_molecular_weight: float  # g/mol of the labelled form (a salt, say) the dose is in
     administered: tuple[tuple[str, float], ...]  # (moiety, fraction of the dose's moles)
     ka: float  # 1/h
@@ -272,6 +283,13 @@ def agent_from_spec(spec: AgentSpec, path: Path) -> Agent:
         summary=spec.summary,
         standard_dose_mg=spec.standard_dose.value,
         standard_interval_h=spec.standard_interval.value,
+        standard_schedule=None
+        if spec.standard_schedule is None
+        else (
+            spec.standard_schedule.start_day.value,
+            spec.standard_schedule.days_on.value,
+            spec.standard_schedule.cycle_days.value,
+        ),
         dose_molecular_weight=spec.dose_molecular_weight.value,
         administered=tuple((a.moiety, a.fraction.value) for a in spec.administered),
         ka=spec.absorption.ka.value,

@@ -2,11 +2,15 @@
 
 The formats are those of TRIAL_SPEC.md: a list of ``{agent, dose_mg, interval_h, start_day,
 days_on, cycle_days, adherence}`` mappings, or the CLI's short form
-``AGENT[:DOSE[@INTERVAL_H]]`` joined by ``+`` (``none`` for no treatment).
+``AGENT[:DOSE[@INTERVAL_H]]`` joined by ``+`` (``none`` for no treatment). sermsim also
+accepts a cycle suffix, ``[dA-B/C]``: taken on days A to B (1-based) of each C-day cycle,
+e.g. ``clomiphene:50[d5-9/28]``. An agent named alone is its standard regimen: standard dose
+and interval, and the label's cycle where it has one (clomiphene).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +20,7 @@ from sermsim.agents.model import Agent
 from sermsim.core.errors import SpecError
 
 DEFAULT_INTERVAL_H = 24.0  # TRIAL_SPEC.md: interval_h defaults to 24
+_CYCLE = re.compile(r"^(?P<body>[^\[]*)\[d(?P<first>\d+)-(?P<last>\d+)/(?P<cycle>\d+)\]$")
 
 
 class Dose(BaseModel):
@@ -117,7 +122,13 @@ def parse_regimen(text: str, agents: Mapping[str, Agent]) -> Regimen:
     for i, part in enumerate(text.split("+")):
         field = f"regimen[{i}]"
         part = part.strip()
-        name, _, rest = part.partition(":")
+        cycle = _CYCLE.match(part)
+        body = cycle.group("body") if cycle else part
+        if "[" in body or "]" in body:
+            raise SpecError(
+                f"{field}.cycle", part, "write the cycle as [dA-B/C], e.g. clomiphene:50[d5-9/28]"
+            )
+        name, _, rest = body.partition(":")
         name = name.strip().lower()
         if name not in agents:
             known = ", ".join(sorted(agents))
@@ -130,8 +141,21 @@ def parse_regimen(text: str, agents: Mapping[str, Agent]) -> Regimen:
             if interval_txt
             else agent.standard_interval_h
         )
+        schedule: dict[str, float] = {}
+        if cycle:
+            first, last = int(cycle.group("first")), int(cycle.group("last"))
+            if not 1 <= first <= last:
+                raise SpecError(f"{field}.cycle", part, "days run from 1, first <= last")
+            schedule = {
+                "start_day": first - 1.0,
+                "days_on": last - first + 1.0,
+                "cycle_days": float(cycle.group("cycle")),
+            }
+        elif not rest and agent.standard_schedule is not None:
+            start, on, length = agent.standard_schedule
+            schedule = {"start_day": start, "days_on": on, "cycle_days": length}
         try:
-            doses.append(Dose(agent=name, dose_mg=dose, interval_h=interval))
+            doses.append(Dose(agent=name, dose_mg=dose, interval_h=interval, **schedule))
         except ValidationError as exc:
             raise _spec_error_from(exc, field, part) from exc
     return tuple(doses)
@@ -150,5 +174,7 @@ def regimen_label(regimen: Regimen) -> str:
         label = f"{d.agent}:{d.dose_mg:g}"
         if d.interval_h != DEFAULT_INTERVAL_H:
             label += f"@{d.interval_h:g}"
+        if d.days_on is not None and d.cycle_days is not None:
+            label += f"[d{d.start_day + 1:g}-{d.start_day + d.days_on:g}/{d.cycle_days:g}]"
         parts.append(label)
     return "+".join(parts)

@@ -43,7 +43,11 @@ def _root(
 def profile(
     regimen: Annotated[
         str | None,
-        typer.Argument(help="AGENT[:DOSE[@INTERVAL_H]], '+' for combinations, e.g. raloxifene:60"),
+        typer.Argument(
+            help="AGENT[:DOSE[@INTERVAL_H]][[dA-B/C]] joined by '+', e.g. raloxifene:60, "
+            "conjugated_estrogens:0.45+bazedoxifene:20, clomiphene:50[d5-9/28] (days 5-9 of "
+            "each 28-day cycle); an agent alone is its standard regimen"
+        ),
     ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Every agent at its standard dose, and combinations.")

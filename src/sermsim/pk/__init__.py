@@ -10,6 +10,7 @@ from sermsim.pk.model import (
 )
 from sermsim.pk.solve import (
     average_steady_state,
+    cyclic_steady_state,
     dose_times,
     doses_taken,
     periodic_steady_state,
@@ -23,6 +24,7 @@ __all__ = [
     "Phenotype",
     "average_steady_state",
     "build_pk",
+    "cyclic_steady_state",
     "cyp2d6_activity",
     "dose_times",
     "doses_taken",

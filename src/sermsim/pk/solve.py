@@ -6,6 +6,8 @@
   recursively: exact to rounding, O(steps), and a ``jax.lax.scan`` that JIT-compiles and vmaps.
 * :func:`periodic_steady_state` gives the state over one dosing interval once doses have been
   repeated forever: ``x(s) = expm(K s) (I - expm(K tau))^-1 b``.
+* :func:`cyclic_steady_state` does the same for a pattern of doses repeated every period
+  (a drug taken on some days of each cycle).
 * :func:`average_steady_state` gives the interval-average state, ``-K^-1 b / tau``.
 """
 
@@ -122,6 +124,57 @@ def periodic_steady_state(
     K, b = _padded(pk.K, pk.dose_vector(dose_mg))
     out = _periodic(K, b, jnp.asarray(tau_h), jnp.asarray(s))
     return np.array(out)[:, : pk.n_states]
+
+
+@jax.jit
+def _cyclic(
+    K: jax.Array,
+    b: jax.Array,
+    period: jax.Array,
+    t_dose: jax.Array,
+    amount: jax.Array,
+    s: jax.Array,
+) -> jax.Array:
+    n = K.shape[0]
+    # State just before the period starts, once the pattern has repeated forever.
+    kick = jax.vmap(lambda t, a: expm(K * (period - t)) @ (b * a))(t_dose, amount).sum(axis=0)
+    x0 = jnp.linalg.solve(jnp.eye(n) - expm(K * period), kick)
+
+    def at(si: jax.Array) -> jax.Array:
+        own = jax.vmap(
+            lambda t, a: (
+                jnp.where(t <= si, 1.0, 0.0) * (expm(K * jnp.maximum(si - t, 0.0)) @ (b * a))
+            )
+        )(t_dose, amount).sum(axis=0)
+        return expm(K * si) @ x0 + own
+
+    return jax.vmap(at)(s)
+
+
+def cyclic_steady_state(
+    pk: LinearPK,
+    times_h: NDArray[np.float64],
+    amounts_mg: NDArray[np.float64],
+    period_h: float,
+    s_h: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """States (nmol) at times ``s_h`` within a period, once a dosing pattern (doses of
+    ``amounts_mg`` at ``times_h`` in ``[0, period_h)``) has repeated forever: the cyclic
+    steady state of a regimen taken on some days of each cycle. A value at a dose time
+    includes that dose. :func:`periodic_steady_state` is the one-dose special case.
+    """
+    if np.any((times_h < 0) | (times_h >= period_h)):
+        raise SpecError("times_h", times_h.tolist(), f"dose times must lie in [0, {period_h:g})")
+    K, b = _padded(pk.K, pk.dose_vector(1.0))
+    out = _cyclic(
+        K,
+        b,
+        jnp.asarray(period_h),
+        jnp.asarray(times_h, dtype=float),
+        jnp.asarray(amounts_mg, dtype=float),
+        jnp.asarray(s_h, dtype=float),
+    )
+    return np.array(out, dtype=np.float64)[:, : pk.n_states]
 
 
 def average_steady_state(pk: LinearPK, dose_mg: float, tau_h: float) -> NDArray[np.float64]:

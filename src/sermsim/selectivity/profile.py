@@ -4,7 +4,8 @@ For each tissue: the intrinsic activity (signal when the regimen's moieties, in 
 steady-state proportions, saturate the receptors and no endogenous estradiol is present), and
 the steady-state net change in signal the regimen causes in a typical postmenopausal and a
 typical premenopausal woman, with endogenous estradiol held at the life-stage value (no HPG
-feedback here), averaged over the dosing interval. Each net change is labelled agonist,
+feedback here), averaged over the dosing interval (for a drug taken on some days of each
+cycle, over those days at the cyclic steady state). Each net change is labelled agonist,
 antagonist or neutral against one band from ``data/profile.yaml``.
 """
 
@@ -22,11 +23,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from sermsim.agents.model import Agent
-from sermsim.agents.regimen import Regimen, parse_regimen, regimen_label
+from sermsim.agents.regimen import Dose, Regimen, parse_regimen, regimen_label
 from sermsim.core.errors import SpecError
 from sermsim.core.params import as_param, data_dir, load_yaml
+from sermsim.core.units import HOURS_PER_DAY
 from sermsim.pk.model import EnzymeActivity, build_pk
-from sermsim.pk.solve import periodic_steady_state
+from sermsim.pk.solve import cyclic_steady_state, dose_times, periodic_steady_state
 from sermsim.receptor.binding import occupancy, saturating_shares
 from sermsim.receptor.exposure import (
     TISSUES,
@@ -112,12 +114,33 @@ def classify(net_change: float, band: float) -> Action:
     return "neutral"
 
 
+def _period_of(dose: Dose) -> Fraction:
+    hours = dose.cycle_days * HOURS_PER_DAY if dose.cycle_days is not None else dose.interval_h
+    return Fraction(hours).limit_denominator(1000)
+
+
 def steady_state_period_h(regimen: Regimen) -> float:
-    """The common period of a regimen's doses (least common multiple of the intervals)."""
-    fractions = [Fraction(d.interval_h).limit_denominator(1000) for d in regimen]
+    """The common period of a regimen's doses: the least common multiple of each dose's
+    interval, or its cycle length if it is taken on some days of each cycle.
+
+    >>> from sermsim.agents import Dose
+    >>> steady_state_period_h((Dose(agent="a", dose_mg=1), Dose(agent="b", dose_mg=1,
+    ...                        interval_h=36)))
+    72.0
+    """
+    fractions = [_period_of(d) for d in regimen]
     num = math.lcm(*(f.numerator for f in fractions))
     den = math.gcd(*(f.denominator for f in fractions))
     return float(Fraction(num, den))
+
+
+def evaluation_window_h(regimen: Regimen) -> tuple[float, float]:
+    """Where within the period the steady state is averaged: the whole period, or, for a
+    regimen taken on some days of each cycle, the days its first cyclic dose is taken."""
+    for d in regimen:
+        if d.days_on is not None:
+            return d.start_day * HOURS_PER_DAY, (d.start_day + d.days_on) * HOURS_PER_DAY
+    return 0.0, steady_state_period_h(regimen)
 
 
 def steady_state_plasma(
@@ -127,24 +150,28 @@ def steady_state_plasma(
     activity: EnzymeActivity | None = None,
     points: int = POINTS_PER_PERIOD,
 ) -> dict[str, NDArray[np.float64]]:
-    """Total plasma concentrations (nM) of every moiety over one steady-state period, at
-    ``points`` evenly spaced times; moieties shared between doses add up."""
+    """Total plasma concentrations (nM) of every moiety at ``points`` evenly spaced times of
+    the steady-state evaluation window (:func:`evaluation_window_h`); moieties shared between
+    doses add up. Adherence scales each dose (its expected value).
+
+    A regimen with a cyclic dose is taken to its cyclic steady state: the pattern of one
+    period repeated forever (zuclomiphene accumulating over cycles, say).
+    """
     if not regimen:
         return {}
-    for d in regimen:
-        if d.is_cyclic:
-            raise SpecError(
-                "regimen",
-                d.agent,
-                "a cyclic dose has no constant steady state; profile "
-                "takes continuous dosing (drop days_on/cycle_days)",
-            )
     period = steady_state_period_h(regimen)
-    s = (np.arange(points) + 0.5) * period / points
+    lo, hi = evaluation_window_h(regimen)
+    s = lo + (np.arange(points) + 0.5) * (hi - lo) / points
+    cyclic = any(d.is_cyclic for d in regimen)
     out: dict[str, NDArray[np.float64]] = {}
     for d in regimen:
         pk = build_pk(agents[d.agent], activity)
-        states = periodic_steady_state(pk, d.dose_mg * d.adherence, d.interval_h, s)
+        amount = d.dose_mg * d.adherence
+        if cyclic:
+            times = dose_times(d, period)
+            states = cyclic_steady_state(pk, times, np.full(len(times), amount), period, s)
+        else:
+            states = periodic_steady_state(pk, amount, d.interval_h, s)
         for moiety, conc in zip(pk.moieties, pk.concentrations(states).T, strict=True):
             out[moiety] = out.get(moiety, 0.0) + conc
     return out
