@@ -76,6 +76,18 @@ class LinearPK:
         """Total plasma concentrations (nM) of each moiety from states (..., n)."""
         return np.asarray(amounts)[..., 1:] / self.volumes
 
+    def unbound_concentrations(self, amounts: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Unbound plasma concentrations (nM) of each moiety from states (..., n).
+
+        >>> from sermsim.agents import load_agents
+        >>> from sermsim.pk import average_steady_state
+        >>> pk = build_pk(load_agents()["tamoxifen"])
+        >>> x = average_steady_state(pk, 20.0, 24.0)
+        >>> round(float(pk.unbound_concentrations(x)[0]), 1)  # 1 % of about 290 nM
+        2.9
+        """
+        return self.concentrations(amounts) * self.fraction_unbound
+
 
 def build_pk(agent: Agent, activity: EnzymeActivity | None = None) -> LinearPK:
     """Assemble the rate matrix of ``agent`` for a person with ``activity``.
