@@ -18,8 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sermsim.agents.model import Agent
 from sermsim.core.errors import SpecError
+from sermsim.core.units import HOURS_PER_DAY
 
 DEFAULT_INTERVAL_H = 24.0  # TRIAL_SPEC.md: interval_h defaults to 24
+# Input sanity bounds (not science): a dose interval from a quarter hour to a year, a dose
+# up to 10 g, a cycle up to a year. Outside them a steady state is meaningless or a typo.
+MIN_INTERVAL_H = 0.25
+MAX_INTERVAL_H = 8766.0
+MAX_DOSE_MG = 10_000.0
+MAX_CYCLE_DAYS = 366.0
 _CYCLE = re.compile(r"^(?P<body>[^\[]*)\[d(?P<first>\d+)-(?P<last>\d+)/(?P<cycle>\d+)\]$")
 
 
@@ -33,23 +40,26 @@ class Dose(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     agent: str
-    dose_mg: float = Field(gt=0, allow_inf_nan=False)
-    interval_h: float = Field(default=DEFAULT_INTERVAL_H, gt=0, allow_inf_nan=False)
+    dose_mg: float = Field(gt=0, le=MAX_DOSE_MG, allow_inf_nan=False)
+    interval_h: float = Field(
+        default=DEFAULT_INTERVAL_H, ge=MIN_INTERVAL_H, le=MAX_INTERVAL_H, allow_inf_nan=False
+    )
     start_day: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     days_on: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    cycle_days: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    cycle_days: float | None = Field(default=None, gt=0, le=MAX_CYCLE_DAYS, allow_inf_nan=False)
     adherence: float = Field(default=1.0, ge=0, le=1, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _cycle_complete(self) -> Dose:
         if (self.days_on is None) != (self.cycle_days is None):
             raise ValueError("days_on and cycle_days go together: give both or neither")
-        if (
-            self.days_on is not None
-            and self.cycle_days is not None
-            and (self.days_on > self.cycle_days)
-        ):
-            raise ValueError("days_on must not exceed cycle_days")
+        if self.days_on is not None and self.cycle_days is not None:
+            if self.start_day + self.days_on > self.cycle_days:
+                raise ValueError(
+                    "the days taken must fit in the cycle: start_day + days_on <= cycle_days"
+                )
+            if self.cycle_days * HOURS_PER_DAY < self.interval_h:
+                raise ValueError("interval_h must not exceed the cycle")
         return self
 
     @property
@@ -64,7 +74,7 @@ def _spec_error_from(exc: ValidationError, where: str, raw: Any) -> SpecError:
     first = exc.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
     field = f"{where}.{loc}" if loc else where
-    value = first.get("input", raw)
+    value = first.get("input", raw) if loc else raw  # a whole-dose error: show what was given
     return SpecError(field, value, first["msg"].replace("Value error, ", "").lower())
 
 
@@ -116,12 +126,16 @@ def parse_regimen(text: str, agents: Mapping[str, Agent]) -> Regimen:
     ('clomiphene', 25.0, 48.0)
     """
     text = text.strip()
-    if text.lower() in {"none", ""}:
+    if text.lower() == "none":
         return ()
+    if not text:
+        raise SpecError("regimen", text, "give AGENT[:DOSE[@INTERVAL_H]], or none")
     doses = []
     for i, part in enumerate(text.split("+")):
         field = f"regimen[{i}]"
         part = part.strip()
+        if not part:
+            raise SpecError(field, text, "remove the stray '+' (it joins two doses)")
         cycle = _CYCLE.match(part)
         body = cycle.group("body") if cycle else part
         if "[" in body or "]" in body:
@@ -130,6 +144,8 @@ def parse_regimen(text: str, agents: Mapping[str, Agent]) -> Regimen:
             )
         name, _, rest = body.partition(":")
         name = name.strip().lower()
+        if "@" in name:
+            raise SpecError(f"{field}.dose_mg", part, "give a dose before @, e.g. clomiphene:25@48")
         if name not in agents:
             known = ", ".join(sorted(agents))
             raise SpecError(f"{field}.agent", name or part, f"use one of: {known}")

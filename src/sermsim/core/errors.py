@@ -17,3 +17,7 @@ class SpecError(SermsimError, ValueError):
 
 class DataError(SermsimError, ValueError):
     """A shipped data file is malformed (a developer's error, not a user's)."""
+
+
+class NumericalError(SermsimError, ArithmeticError):
+    """A computation produced a non-finite number: reported, never passed on silently."""

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from sermsim import DISCLAIMER, __version__
-from sermsim.core.errors import SermsimError, SpecError
+from sermsim.core.errors import NumericalError, SermsimError, SpecError
 
 app = typer.Typer(
     add_completion=False,
@@ -20,11 +20,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     help=f"sermsim: a QSP simulator of selective estrogen receptor modulators. {DISCLAIMER}",
 )
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"sermsim: error: {message}", err=True)
-    raise typer.Exit(code=2)
 
 
 @app.callback(invoke_without_command=True)
@@ -62,8 +57,10 @@ def profile(
     from sermsim.interfaces import render
     from sermsim.selectivity import profile_all, profile_regimen
 
-    if all_ == (regimen is not None):
-        raise SpecError("regimen", regimen, "give either a REGIMEN or --all, not both or neither")
+    if all_ and regimen is not None:
+        raise SpecError("regimen", regimen, "give a REGIMEN or --all, not both")
+    if not all_ and regimen is None:
+        raise SpecError("regimen", "", "give a REGIMEN (e.g. raloxifene:60) or --all")
     agents = load_agents()
     if all_:
         from rich.progress import Progress
@@ -92,9 +89,13 @@ def _stderr_console():  # type: ignore[no-untyped-def]
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning sermsim's errors into one line and exit code 2."""
+    """Entry point: run the CLI, turning a user's mistake into one line and exit code 2 (a
+    numerical failure of ours into one line and exit code 1)."""
     try:
         app(args=argv, standalone_mode=True)
+    except NumericalError as exc:  # our failure, not the user's: exit 1
+        typer.echo(f"sermsim: error: {exc}", err=True)
+        sys.exit(1)
     except SermsimError as exc:
         typer.echo(f"sermsim: error: {exc}", err=True)
         sys.exit(2)

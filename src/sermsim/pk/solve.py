@@ -166,13 +166,15 @@ def cyclic_steady_state(
     if np.any((times_h < 0) | (times_h >= period_h)):
         raise SpecError("times_h", times_h.tolist(), f"dose times must lie in [0, {period_h:g})")
     K, b = _padded(pk.K, pk.dose_vector(1.0))
+    # Pad the dose list with zero doses to a multiple of PAD_STATES: fewer compiled shapes.
+    n = len(times_h)
+    size = max(PAD_STATES, -(-n // PAD_STATES) * PAD_STATES)
+    t = np.zeros(size)
+    a = np.zeros(size)
+    t[:n] = times_h
+    a[:n] = amounts_mg
     out = _cyclic(
-        K,
-        b,
-        jnp.asarray(period_h),
-        jnp.asarray(times_h, dtype=float),
-        jnp.asarray(amounts_mg, dtype=float),
-        jnp.asarray(s_h, dtype=float),
+        K, b, jnp.asarray(period_h), jnp.asarray(t), jnp.asarray(a), jnp.asarray(s_h, dtype=float)
     )
     return np.array(out, dtype=np.float64)[:, : pk.n_states]
 

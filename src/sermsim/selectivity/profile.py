@@ -24,11 +24,11 @@ from numpy.typing import NDArray
 
 from sermsim.agents.model import Agent
 from sermsim.agents.regimen import Dose, Regimen, parse_regimen, regimen_label
-from sermsim.core.errors import SpecError
+from sermsim.core.errors import NumericalError, SpecError
 from sermsim.core.params import as_param, data_dir, load_yaml
 from sermsim.core.units import HOURS_PER_DAY
 from sermsim.pk.model import EnzymeActivity, build_pk
-from sermsim.pk.solve import cyclic_steady_state, dose_times, periodic_steady_state
+from sermsim.pk.solve import GRID_TOLERANCE_H, cyclic_steady_state, dose_times
 from sermsim.receptor.binding import occupancy, saturating_shares
 from sermsim.receptor.exposure import (
     TISSUES,
@@ -44,6 +44,7 @@ from sermsim.selectivity.signal import TissueParams, tissue_params, tissue_signa
 Action = Literal["agonist", "antagonist", "neutral"]
 PROFILE_STAGES: tuple[str, str] = ("postmenopausal", "premenopausal")
 POINTS_PER_PERIOD = 96  # time points over one steady-state period (midpoint rule)
+MAX_PERIOD_H = 366 * HOURS_PER_DAY  # a common dosing period beyond a year is refused
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,9 @@ class TissueProfile:
     net_change: dict[str, float]
     action: dict[str, Action]
     baseline_signal: dict[str, float]  # estradiol alone, per life stage
-    drug_occupancy: dict[str, float]  # mean fraction of ERα held by the regimen's moieties
+    # mean fraction of ERα held by the regimen's moieties other than estradiol (exogenous
+    # estradiol cannot be told apart from endogenous: it is the same ligand)
+    drug_occupancy: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,15 @@ def evaluation_window_h(regimen: Regimen) -> tuple[float, float]:
     return 0.0, steady_state_period_h(regimen)
 
 
+def _times_in_period(dose: Dose, period_h: float) -> NDArray[np.float64]:
+    """A dose's times within one steady-state period: its cycle's days, or its interval
+    shifted by its start (only the phase of a continuous dose matters at steady state)."""
+    if dose.is_cyclic:
+        return dose_times(dose, period_h)
+    phase = (dose.start_day * HOURS_PER_DAY) % dose.interval_h
+    return np.arange(phase, period_h - GRID_TOLERANCE_H, dose.interval_h)
+
+
 def steady_state_plasma(
     regimen: Regimen,
     agents: Mapping[str, Agent],
@@ -154,24 +166,27 @@ def steady_state_plasma(
     the steady-state evaluation window (:func:`evaluation_window_h`); moieties shared between
     doses add up. Adherence scales each dose (its expected value).
 
-    A regimen with a cyclic dose is taken to its cyclic steady state: the pattern of one
-    period repeated forever (zuclomiphene accumulating over cycles, say).
+    The regimen's dosing pattern over one common period is taken as repeated forever
+    (:func:`~sermsim.pk.cyclic_steady_state`): zuclomiphene accumulating over cycles, say.
     """
     if not regimen:
         return {}
     period = steady_state_period_h(regimen)
+    if period > MAX_PERIOD_H:
+        raise SpecError(
+            "regimen",
+            regimen_label(regimen),
+            "the doses' intervals share no period within a year; use whole-hour intervals",
+        )
     lo, hi = evaluation_window_h(regimen)
     s = lo + (np.arange(points) + 0.5) * (hi - lo) / points
-    cyclic = any(d.is_cyclic for d in regimen)
     out: dict[str, NDArray[np.float64]] = {}
     for d in regimen:
         pk = build_pk(agents[d.agent], activity)
-        amount = d.dose_mg * d.adherence
-        if cyclic:
-            times = dose_times(d, period)
-            states = cyclic_steady_state(pk, times, np.full(len(times), amount), period, s)
-        else:
-            states = periodic_steady_state(pk, amount, d.interval_h, s)
+        times = _times_in_period(d, period)
+        states = cyclic_steady_state(
+            pk, times, np.full(len(times), d.dose_mg * d.adherence), period, s
+        )
         for moiety, conc in zip(pk.moieties, pk.concentrations(states).T, strict=True):
             out[moiety] = out.get(moiety, 0.0) + conc
     return out
@@ -194,7 +209,9 @@ def _signal(
     return np.asarray(sig), np.asarray(occ)
 
 
-_occupancy = jax.jit(occupancy)
+@jax.jit
+def _occupancy(site: jax.Array, kd: jax.Array) -> jax.Array:
+    return occupancy(site, kd)
 
 
 @jax.jit
@@ -281,6 +298,11 @@ def profile_regimen(
         base[stage] = ctx.estradiol_signal(e2)
         net[stage] = with_drug - base[stage]
 
+    values = np.concatenate([ia, *net.values(), *base.values(), *occ_drug.values()])
+    if not np.all(np.isfinite(values)):
+        raise NumericalError(
+            f"profile of {regimen_label(regimen)}: a tissue signal is not finite; please report"
+        )
     out = {}
     for i, t in enumerate(TISSUES):
         out[t] = TissueProfile(
