@@ -39,6 +39,19 @@ def test_a_calibrated_parameter_must_say_to_what():
     Param(value=1.0, unit="x", source="calibrated", verified=False, calibrated_to="targets")
 
 
-def test_parameters_digest_is_stable():
-    assert parameters_sha256() == parameters_sha256()
-    assert len(parameters_sha256()) == 64
+def test_parameters_digest_follows_the_data(tmp_path):
+    import shutil
+
+    from sermsim.core.params import data_dir
+
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir(), copy)
+    assert parameters_sha256(copy) == parameters_sha256()
+    path = copy / "receptor.yaml"
+    path.write_text(path.read_text().replace("value: 0.1,", "value: 0.11,"))
+    assert parameters_sha256(copy) != parameters_sha256()
+
+
+def test_a_sourced_record_covers_only_its_own_scalars():
+    doc = {"t": {"low": 0.1, "high": 0.2, "source": "x", "verified": True, "extra": {"k": 3.0}}}
+    assert list(find_unsourced(doc)) == [".t.extra.k"]

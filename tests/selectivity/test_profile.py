@@ -1,9 +1,17 @@
 """The seeds' tables must emerge from the mechanism (issue: foundation, *Must show*).
 
-Each assertion reads the profile of a regimen at its standard dose; none of these net actions
-is a calibration target except where `data/selectivity_targets.yaml` says so (CE/bazedoxifene
-endometrium and thermoregulation, tamoxifen thermoregulation, and the size of tamoxifen's and
-raloxifene's postmenopausal bone effects, each from calibration/trials.yaml).
+Each assertion reads the profile of a regimen at its standard dose. What the calibration
+targets (data/selectivity_targets.yaml) already force, and so does not emerge:
+- calibrated directly as net changes (from calibration/trials.yaml): CE/bazedoxifene neutral in
+  endometrium and agonist in thermoregulation; the size of tamoxifen's and raloxifene's
+  postmenopausal bone effects; clomiphene antagonist at male estradiol;
+- nearly forced by intrinsic-activity targets: raloxifene agonist in liver (IA >= 0.2),
+  ospemifene agonist in vagina (IA >= 0.6), breast antagonism of the SERMs with an IA <= 0
+  target (tamoxifen, raloxifene, bazedoxifene, lasofoxifene, ospemifene).
+Not targeted, so emergent: every premenopausal action (bone antagonism of tamoxifen and
+raloxifene), tamoxifen's endometrial agonism being larger than raloxifene's, clomiphene's
+and enclomiphene's actions in breast and hypothalamus at their standard regimens, tamoxifen
+agonist in vagina, and every combination not named above.
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sermsim.core.errors import DataError
 from sermsim.core.params import Param, data_dir, load_yaml
 
+FRACTION_TOLERANCE = 1e-9  # rounding allowance when fractions of a whole are summed
+
 Receptor = Literal["era", "erb"]
 RECEPTORS: tuple[Receptor, Receptor] = ("era", "erb")
 AgentClass = Literal["estrogen", "progestogen", "serm"]
@@ -46,14 +48,15 @@ class BindingSpec(_Strict):
 
 class MoietySpec(_Strict):
     """A moiety. With ``ref: AGENT.MOIETY`` it takes molecular weight, unbound fraction,
-    tissue partition and binding from that agent's moiety, and keeps only its own PK."""
+    tissue partition and binding from that agent's moiety; its PK (clearance, volume,
+    formation) is its own, or the referenced moiety's when it gives none."""
 
     id: str
     name: str
     ref: str | None = None
     molecular_weight: Param | None = None
-    clearance: Param
-    volume: Param
+    clearance: Param | None = None
+    volume: Param | None = None
     fraction_unbound: Param | None = None
     receptor_available_fraction: Param | None = None
     tissue_partition: Param | None = None
@@ -65,6 +68,8 @@ class MoietySpec(_Strict):
         """This moiety's PK with ``target``'s substance properties."""
         return self.model_copy(
             update={
+                "clearance": self.clearance or target.clearance,
+                "volume": self.volume or target.volume,
                 "molecular_weight": target.molecular_weight,
                 "fraction_unbound": target.fraction_unbound,
                 "receptor_available_fraction": target.receptor_available_fraction,
@@ -199,8 +204,10 @@ def _moiety(spec: MoietySpec) -> Moiety:
     binding: dict[str, Binding] = {
         r: b for r in RECEPTORS if (b := _binding(getattr(spec, r))) is not None
     }
-    if spec.molecular_weight is None:
-        raise DataError(f"moiety {spec.id}: molecular_weight is required (or a ref)")
+    for required in ("molecular_weight", "clearance", "volume"):
+        if getattr(spec, required) is None:
+            raise DataError(f"moiety {spec.id}: {required} is required (or a ref)")
+    assert spec.molecular_weight and spec.clearance and spec.volume
     return Moiety(
         id=spec.id,
         name=spec.name,
@@ -228,7 +235,7 @@ def _check(spec: AgentSpec, path: Path) -> None:
     for a in spec.administered:
         if a.moiety not in ids:
             raise DataError(f"{path}: administered moiety {a.moiety!r} is not a moiety")
-    if sum(a.fraction.value for a in spec.administered) > 1.0 + 1e-9:
+    if sum(a.fraction.value for a in spec.administered) > 1.0 + FRACTION_TOLERANCE:
         raise DataError(f"{path}: administered fractions sum to more than 1")
     for m in spec.moieties:
         binds = m.era is not None or m.erb is not None
@@ -243,7 +250,7 @@ def _check(spec: AgentSpec, path: Path) -> None:
         out = sum(
             f.fraction.value for n in spec.moieties for f in n.formed_from if f.precursor == m.id
         )
-        if out > 1.0 + 1e-9:
+        if out > 1.0 + FRACTION_TOLERANCE:
             raise DataError(f"{path}: fractions of {m.id}'s clearance sum to {out:.3f} > 1")
 
 

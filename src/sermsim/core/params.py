@@ -104,6 +104,10 @@ def find_unsourced(node: Any, where: str = "") -> Iterator[str]:
     if is_sourced_record(node):
         if not str(node["source"]).strip():
             yield f"{where} (empty source)"
+        # its own scalars are covered by its source; anything nested is checked as usual
+        for key, child in node.items():
+            if isinstance(child, dict | list):
+                yield from find_unsourced(child, f"{where}.{key}")
         return
     if isinstance(node, dict):
         for key, child in node.items():
@@ -117,16 +121,17 @@ def find_unsourced(node: Any, where: str = "") -> Iterator[str]:
         yield where
 
 
-def data_files() -> list[Path]:
-    """Every shipped data file, in a stable order."""
-    return sorted(data_dir().rglob("*.yaml"))
+def data_files(root: Path | None = None) -> list[Path]:
+    """Every data file under ``root`` (default: the shipped ones), in a stable order."""
+    return sorted((root or data_dir()).rglob("*.yaml"))
 
 
-def parameters_sha256() -> str:
-    """A digest of every shipped data file: the provenance of a result's parameters."""
+def parameters_sha256(root: Path | None = None) -> str:
+    """A digest of every data file under ``root`` (default: the shipped ones): the provenance
+    of a result's parameters."""
     digest = hashlib.sha256()
-    root = data_dir()
-    for path in data_files():
+    root = root or data_dir()
+    for path in data_files(root):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -42,6 +42,14 @@ def nmol_per_l_to_pg_per_ml(nmol_per_l: float, molecular_weight_g_per_mol: float
     return nmol_per_l * molecular_weight_g_per_mol
 
 
+PM_PER_NM = 1.0e3
+
+
+def pm_to_nm(picomolar: float) -> float:
+    """Convert pmol/L to nmol/L."""
+    return picomolar / PM_PER_NM
+
+
 def days_to_hours(days: float) -> float:
     """Convert days to hours."""
     return days * HOURS_PER_DAY

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from sermsim.core.errors import SpecError
 from sermsim.core.params import as_param, data_dir, load_yaml
-from sermsim.core.units import pg_per_ml_to_nmol_per_l
+from sermsim.core.units import pg_per_ml_to_nmol_per_l, pm_to_nm
 from sermsim.receptor.ligands import ESTRADIOL, LigandSet
 
 TISSUES: tuple[str, ...] = (
@@ -52,7 +52,7 @@ def tissue_exposure() -> TissueExposure:
         entry = raw[t]
         uptake.append(as_param(entry["estradiol_uptake"], f"exposure.{t}.estradiol_uptake").value)
         local_pm = as_param(entry["estradiol_local"], f"exposure.{t}.estradiol_local").value
-        local.append(local_pm * 1e-3)  # pM -> nM
+        local.append(pm_to_nm(local_pm))
     return TissueExposure(np.array(uptake), np.array(local))
 
 

@@ -22,6 +22,7 @@ from sermsim.core.params import as_param, data_dir, load_yaml
 
 ESTRADIOL = "estradiol"
 ESTRADIOL_AGENT = "estradiol"
+RBA_OF_ESTRADIOL = 100.0  # the relative binding affinity scale: estradiol = 100
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def _row(m: Moiety, kd_e2: NDArray[np.float64]) -> tuple[list[float], list[float
             coact.append(0.0)
             corep.append(0.0)
         else:
-            kd.append(k_e2 * 100.0 / b.rba)
+            kd.append(k_e2 * RBA_OF_ESTRADIOL / b.rba)
             coact.append(b.coactivator)
             corep.append(b.corepressor)
     return kd, coact, corep
