@@ -21,7 +21,7 @@ import pytest
 from sermsim.agents import parse_regimen
 from sermsim.selectivity import profile_all, profile_regimen
 from sermsim.selectivity.profile import Context
-from sermsim.selectivity.targets import evaluate_targets
+from sermsim.selectivity.targets import evaluate_relations, evaluate_targets
 
 POST, PRE = "postmenopausal", "premenopausal"
 SERMS = (
@@ -118,6 +118,7 @@ def test_same_dose_is_antagonist_in_premenopausal_bone(profiles, serm):
 def test_shipped_parameters_meet_every_calibration_target(agents):
     missed = [r for r in evaluate_targets(agents) if not r.met]
     assert missed == []
+    assert [r for r in evaluate_relations() if not r.met] == []
 
 
 def test_profile_all_covers_every_agent_and_the_combination(agents):

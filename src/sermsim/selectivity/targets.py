@@ -16,6 +16,7 @@ from sermsim.agents.regimen import parse_regimen
 from sermsim.core.params import data_dir, load_yaml
 from sermsim.receptor.exposure import TISSUES, endogenous_estradiol_pg_ml
 from sermsim.selectivity.profile import Context, steady_state_plasma
+from sermsim.selectivity.signal import tissue_params
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,33 @@ def _estradiol(target: Mapping[str, Any]) -> tuple[float, str]:
         return float(target["estradiol_pg_ml"]), f"E2 {target['estradiol_pg_ml']} pg/mL"
     stage = str(target.get("stage", ""))
     return (endogenous_estradiol_pg_ml(stage) if stage else 0.0), stage
+
+
+@dataclass(frozen=True)
+class RelationResult:
+    greater: str
+    lesser: str
+    ratio: float
+    ratio_at_least: float
+    source: str
+
+    @property
+    def met(self) -> bool:
+        return self.ratio >= self.ratio_at_least
+
+
+def evaluate_relations() -> list[RelationResult]:
+    """Every parameter relation of the targets file with the shipped parameters' ratio."""
+    tissues = tissue_params()
+    out = []
+    for r in load_yaml(data_dir() / "selectivity_targets.yaml").get("relations", []):
+        values = []
+        for name in (r["greater"], r["lesser"]):
+            tissue, field = name.split(".")
+            values.append(float(getattr(tissues, field)[TISSUES.index(tissue)]))
+        out.append(RelationResult(r["greater"], r["lesser"], values[0] / values[1],
+                                  float(r["ratio_at_least"]), r["source"]))
+    return out
 
 
 def evaluate_targets(agents: Mapping[str, Agent]) -> list[TargetResult]:
