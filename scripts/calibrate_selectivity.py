@@ -202,15 +202,26 @@ def main() -> None:
         return jnp.stack(out)
 
     # aim inside each relation too: ratio at least 10 % above its minimum
-    rel_idx = [(names.index(r["greater"]), names.index(r["lesser"]),
-                np.log(r["ratio_at_least"]) + np.log(1.0 + MARGIN)) for r in relations]
+    rel_idx = [
+        (
+            names.index(r["greater"]),
+            names.index(r["lesser"]),
+            np.log(r["ratio_at_least"]) + np.log(1.0 + MARGIN),
+        )
+        for r in relations
+    ]
 
     def residuals(x):
         v = values(x)
         out = (jnp.maximum(lo - v, 0.0) + jnp.maximum(v - hi, 0.0)) / RESIDUAL_SCALE
         # log-ratio shortfall of each relation, in the same units as a 0.05 signal miss
-        rel = jnp.asarray([jnp.maximum(log_min - (x[g] - x[s]), 0.0) / 0.05
-                           for g, s, log_min in rel_idx]) if rel_idx else jnp.zeros(0)
+        rel = (
+            jnp.asarray(
+                [jnp.maximum(log_min - (x[g] - x[s]), 0.0) / 0.05 for g, s, log_min in rel_idx]
+            )
+            if rel_idx
+            else jnp.zeros(0)
+        )
         return jnp.concatenate([out, rel, PRIOR_WEIGHT * (x - x0)])
 
     res = jax.jit(residuals)
@@ -238,8 +249,10 @@ def main() -> None:
     for r in relations:
         ratio = fitted[r["greater"]] / fitted[r["lesser"]]
         ok = ratio >= r["ratio_at_least"] * (1 - 1e-6)
-        print(f"{'ok ' if ok else 'OUT'} {r['greater']} / {r['lesser']} = {ratio:.3g} "
-              f">= {r['ratio_at_least']}")
+        print(
+            f"{'ok ' if ok else 'OUT'} {r['greater']} / {r['lesser']} = {ratio:.3g} "
+            f">= {r['ratio_at_least']}"
+        )
     for k, val in fitted.items():
         print(f"  {k:32s} {val:.4g}")
     if args.write:

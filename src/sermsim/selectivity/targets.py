@@ -64,8 +64,15 @@ def evaluate_relations() -> list[RelationResult]:
         for name in (r["greater"], r["lesser"]):
             tissue, field = name.split(".")
             values.append(float(getattr(tissues, field)[TISSUES.index(tissue)]))
-        out.append(RelationResult(r["greater"], r["lesser"], values[0] / values[1],
-                                  float(r["ratio_at_least"]), r["source"]))
+        out.append(
+            RelationResult(
+                r["greater"],
+                r["lesser"],
+                values[0] / values[1],
+                float(r["ratio_at_least"]),
+                r["source"],
+            )
+        )
     return out
 
 
