@@ -2,6 +2,7 @@
 
 from sermsim.selectivity.profile import (
     PROFILE_STAGES,
+    Context,
     Profile,
     TissueProfile,
     classify,
@@ -17,10 +18,13 @@ from sermsim.selectivity.signal import (
     tissue_params,
     tissue_signal,
 )
+from sermsim.selectivity.timecourse import SignalTimecourse, signal_timecourse
 
 __all__ = [
     "PROFILE_STAGES",
+    "Context",
     "Profile",
+    "SignalTimecourse",
     "TissueParams",
     "TissueProfile",
     "classify",
@@ -28,6 +32,7 @@ __all__ = [
     "neutral_band",
     "profile_all",
     "profile_regimen",
+    "signal_timecourse",
     "standard_regimens",
     "steady_state_plasma",
     "tissue_params",

@@ -244,6 +244,17 @@ class Context:
         )
         return sig
 
+    def signal_series(
+        self, drug: Mapping[str, NDArray[np.float64]], estradiol_pg_ml: float, n: int
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Signal (N, T) and ERα occupancy by the regimen's non-estradiol moieties (N, T) at
+        each of ``n`` time points of ``drug`` (moiety -> (N,) nM; empty: estradiol alone)."""
+        plasma = plasma_vector(self.ligands, estradiol_pg_ml, drug)
+        if not drug:
+            plasma = np.broadcast_to(plasma, (n, self.ligands.n))
+        sig, occ = _signal(self.ligands, plasma, self.exposure, self.tissues)
+        return sig, occ[..., 1:, 0].sum(axis=-1)
+
     def regimen_signal(
         self, drug: Mapping[str, NDArray[np.float64]], estradiol_pg_ml: float
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
