@@ -165,16 +165,6 @@ def test_cyclic_steady_state_is_the_limit_of_repeated_cycles(agents):
     assert np.max(np.abs(last - cs) / np.maximum(np.abs(cs), 1e-9 * np.abs(cs).max())) < 1e-9
 
 
-def test_cyclic_steady_state_with_one_dose_is_the_periodic_one(agents):
-    from sermsim.pk import cyclic_steady_state
-
-    pk = build_pk(agents["raloxifene"])
-    s = np.arange(24.0)
-    a = cyclic_steady_state(pk, np.array([0.0]), np.array([60.0]), 24.0, s)
-    b = periodic_steady_state(pk, 60.0, 24.0, s)
-    assert np.allclose(a, b, rtol=1e-10, atol=1e-12 * np.abs(b).max())
-
-
 def test_rate_matrix_written_out_by_hand(agents):
     """The tamoxifen matrix for a poor metaboliser, written from the data values and the
     model's definition, not by the code under test: depot, tamoxifen, NDM, 4-OHT, endoxifen."""

@@ -107,26 +107,6 @@ def simulate(
 
 
 @jax.jit
-def _periodic(K: jax.Array, b: jax.Array, tau: jax.Array, s: jax.Array) -> jax.Array:
-    n = K.shape[0]
-    x0 = jnp.linalg.solve(jnp.eye(n) - expm(K * tau), b)
-    return jax.vmap(lambda si: expm(K * si) @ x0)(s)
-
-
-def periodic_steady_state(
-    pk: LinearPK, dose_mg: float, tau_h: float, s_h: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    """States (nmol) at times ``s_h`` after a dose, at steady state of dosing every ``tau_h``.
-
-    ``s_h`` may run past ``tau_h``: the state is periodic, so ``s`` is taken modulo ``tau``.
-    """
-    s = np.mod(np.asarray(s_h, dtype=float), tau_h)
-    K, b = _padded(pk.K, pk.dose_vector(dose_mg))
-    out = _periodic(K, b, jnp.asarray(tau_h), jnp.asarray(s))
-    return np.array(out)[:, : pk.n_states]
-
-
-@jax.jit
 def _cyclic(
     K: jax.Array,
     b: jax.Array,
@@ -134,21 +114,29 @@ def _cyclic(
     t_dose: jax.Array,
     amount: jax.Array,
     s: jax.Array,
+    last: jax.Array,
 ) -> jax.Array:
     n = K.shape[0]
-    # State just before the period starts, once the pattern has repeated forever.
-    kick = jax.vmap(lambda t, a: expm(K * (period - t)) @ (b * a))(t_dose, amount).sum(axis=0)
+
+    # One period from an empty body: dose to dose (times sorted), then to the period's end.
+    Carry = tuple[jax.Array, jax.Array]
+
+    def step(carry: Carry, dose: Carry) -> tuple[Carry, jax.Array]:
+        x, t_prev = carry
+        t, a = dose
+        x = expm(K * (t - t_prev)) @ x + b * a
+        return (x, t), x
+
+    start = jnp.zeros((), dtype=t_dose.dtype)
+    (x_end, t_end), _ = jax.lax.scan(step, (jnp.zeros(n), start), (t_dose, amount))
+    kick = expm(K * (period - t_end)) @ x_end
+    # The state just before the period starts, once the pattern has repeated forever.
     x0 = jnp.linalg.solve(jnp.eye(n) - expm(K * period), kick)
-
-    def at(si: jax.Array) -> jax.Array:
-        own = jax.vmap(
-            lambda t, a: (
-                jnp.where(t <= si, 1.0, 0.0) * (expm(K * jnp.maximum(si - t, 0.0)) @ (b * a))
-            )
-        )(t_dose, amount).sum(axis=0)
-        return expm(K * si) @ x0 + own
-
-    return jax.vmap(at)(s)
+    _, after = jax.lax.scan(step, (x0, start), (t_dose, amount))  # post-dose states
+    # Each time point: from the last dose at or before it (or from the period's start).
+    base = jnp.where(last[:, None] >= 0, after[jnp.maximum(last, 0)], x0)
+    since = jnp.where(last >= 0, s - t_dose[jnp.maximum(last, 0)], s)
+    return jax.vmap(lambda dt, x: expm(K * dt) @ x)(since, base)
 
 
 def cyclic_steady_state(
@@ -161,22 +149,45 @@ def cyclic_steady_state(
     """States (nmol) at times ``s_h`` within a period, once a dosing pattern (doses of
     ``amounts_mg`` at ``times_h`` in ``[0, period_h)``) has repeated forever: the cyclic
     steady state of a regimen taken on some days of each cycle. A value at a dose time
-    includes that dose. :func:`periodic_steady_state` is the one-dose special case.
+    includes that dose; times past the period wrap around. :func:`periodic_steady_state` is
+    the one-dose special case. Cost: one matrix exponential per dose and per time point.
     """
+    times_h = np.asarray(times_h, dtype=float)
+    s_h = np.mod(np.asarray(s_h, dtype=float), period_h)  # the state is periodic
     if np.any((times_h < 0) | (times_h >= period_h)):
         raise SpecError("times_h", times_h.tolist(), f"dose times must lie in [0, {period_h:g})")
-    K, b = _padded(pk.K, pk.dose_vector(1.0))
-    # Pad the dose list with zero doses to a multiple of PAD_STATES: fewer compiled shapes.
-    n = len(times_h)
+    order = np.argsort(times_h, kind="stable")
+    t_sorted = times_h[order]
+    a_sorted = np.asarray(amounts_mg, dtype=float)[order]
+    # Pad with zero doses at the period's end to a multiple of PAD_STATES: fewer shapes to
+    # compile; a zero dose changes nothing.
+    n = len(t_sorted)
     size = max(PAD_STATES, -(-n // PAD_STATES) * PAD_STATES)
-    t = np.zeros(size)
+    t = np.full(size, t_sorted[-1] if n else 0.0)
     a = np.zeros(size)
-    t[:n] = times_h
-    a[:n] = amounts_mg
+    t[:n] = t_sorted
+    a[:n] = a_sorted
+    last = np.searchsorted(t, s_h, side="right") - 1  # index of the last dose at or before s
+    K, b = _padded(pk.K, pk.dose_vector(1.0))
     out = _cyclic(
-        K, b, jnp.asarray(period_h), jnp.asarray(t), jnp.asarray(a), jnp.asarray(s_h, dtype=float)
+        K,
+        b,
+        jnp.asarray(period_h),
+        jnp.asarray(t),
+        jnp.asarray(a),
+        jnp.asarray(s_h),
+        jnp.asarray(last),
     )
     return np.array(out, dtype=np.float64)[:, : pk.n_states]
+
+
+def periodic_steady_state(
+    pk: LinearPK, dose_mg: float, tau_h: float, s_h: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """States (nmol) at times ``s_h`` after a dose, at steady state of dosing every ``tau_h``:
+    the one-dose case of :func:`cyclic_steady_state`. ``s_h`` may run past ``tau_h``: the
+    state is periodic, so ``s`` is taken modulo ``tau``."""
+    return cyclic_steady_state(pk, np.zeros(1), np.full(1, dose_mg), tau_h, s_h)
 
 
 def average_steady_state(pk: LinearPK, dose_mg: float, tau_h: float) -> NDArray[np.float64]:

@@ -31,6 +31,7 @@ from sermsim.pk.model import EnzymeActivity, build_pk
 from sermsim.pk.solve import GRID_TOLERANCE_H, cyclic_steady_state, dose_times
 from sermsim.receptor.binding import occupancy, saturating_shares
 from sermsim.receptor.exposure import (
+    LIFE_STAGES,
     TISSUES,
     TissueExposure,
     endogenous_estradiol_pg_ml,
@@ -222,51 +223,47 @@ def _shares(site: jax.Array, kd: jax.Array) -> jax.Array:
 
 @dataclass(frozen=True)
 class Context:
-    """What every profile computation shares: the ligand set and the tissue parameters."""
+    """What every profile computation shares, read once: the ligand set, the tissue
+    exposure and selectivity parameters, and the typical estradiol of each life stage."""
 
     ligands: LigandSet
     exposure: TissueExposure
     tissues: TissueParams
+    stage_estradiol_pg_ml: Mapping[str, float]
 
     @classmethod
     def load(cls, agents: Mapping[str, Agent]) -> Context:
         # Every agent's moieties, so that all regimens share one set of array shapes (one
         # compile); a moiety a regimen does not contain simply has zero concentration.
-        return cls(ligand_set(agents, sorted(agents)), tissue_exposure(), tissue_params())
-
-    def estradiol_signal(self, estradiol_pg_ml: float) -> NDArray[np.float64]:
-        """Signal (T,) with estradiol alone at a plasma level."""
-        sig, _ = _signal(
-            self.ligands,
-            plasma_vector(self.ligands, estradiol_pg_ml, {}),
-            self.exposure,
-            self.tissues,
+        return cls(
+            ligand_set(agents, sorted(agents)),
+            tissue_exposure(),
+            tissue_params(),
+            {s: endogenous_estradiol_pg_ml(s) for s in LIFE_STAGES},
         )
-        return sig
 
     def signal_series(
-        self, drug: Mapping[str, NDArray[np.float64]], estradiol_pg_ml: float, n: int
+        self, drug: Mapping[str, NDArray[np.float64]], estradiol_pg_ml: float, n: int = 1
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Signal (N, T) and ERα occupancy by the regimen's non-estradiol moieties (N, T) at
-        each of ``n`` time points of ``drug`` (moiety -> (N,) nM; empty: estradiol alone)."""
+        each time point of ``drug`` (moiety -> (N,) nM; empty: estradiol alone, ``n`` rows)."""
         plasma = plasma_vector(self.ligands, estradiol_pg_ml, drug)
         if not drug:
             plasma = np.broadcast_to(plasma, (n, self.ligands.n))
         sig, occ = _signal(self.ligands, plasma, self.exposure, self.tissues)
         return sig, occ[..., 1:, 0].sum(axis=-1)
 
+    def estradiol_signal(self, estradiol_pg_ml: float) -> NDArray[np.float64]:
+        """Signal (T,) with estradiol alone at a plasma level."""
+        return self.signal_series({}, estradiol_pg_ml)[0][0]
+
     def regimen_signal(
         self, drug: Mapping[str, NDArray[np.float64]], estradiol_pg_ml: float
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Interval-mean signal (T,) and ERα occupancy by the regimen's moieties (T,), with
         the regimen's concentrations over one period and estradiol at a plasma level."""
-        sig, occ = _signal(
-            self.ligands,
-            plasma_vector(self.ligands, estradiol_pg_ml, drug),
-            self.exposure,
-            self.tissues,
-        )
-        return sig.mean(axis=0), occ[..., 1:, 0].sum(axis=-1).mean(axis=0)
+        sig, occ = self.signal_series(drug, estradiol_pg_ml)
+        return sig.mean(axis=0), occ.mean(axis=0)
 
     def intrinsic_activity(self, drug: Mapping[str, NDArray[np.float64]]) -> NDArray[np.float64]:
         """Signal (T,) with the regimen's moieties, in their interval-mean proportions,
@@ -304,7 +301,7 @@ def profile_regimen(
     base: dict[str, NDArray[np.float64]] = {}
     occ_drug: dict[str, NDArray[np.float64]] = {}
     for stage in PROFILE_STAGES:
-        e2 = endogenous_estradiol_pg_ml(stage)
+        e2 = ctx.stage_estradiol_pg_ml[stage]
         with_drug, occ_drug[stage] = ctx.regimen_signal(drug, e2)
         base[stage] = ctx.estradiol_signal(e2)
         net[stage] = with_drug - base[stage]

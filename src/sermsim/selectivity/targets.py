@@ -14,7 +14,7 @@ from typing import Any
 from sermsim.agents.model import Agent
 from sermsim.agents.regimen import parse_regimen
 from sermsim.core.params import data_dir, load_yaml
-from sermsim.receptor.exposure import TISSUES, endogenous_estradiol_pg_ml
+from sermsim.receptor.exposure import TISSUES
 from sermsim.selectivity.profile import Context, steady_state_plasma
 from sermsim.selectivity.signal import tissue_params
 
@@ -35,11 +35,11 @@ class TargetResult:
         return self.low <= self.value <= self.high
 
 
-def _estradiol(target: Mapping[str, Any]) -> tuple[float, str]:
+def _estradiol(target: Mapping[str, Any], ctx: Context) -> tuple[float, str]:
     if "estradiol_pg_ml" in target:
         return float(target["estradiol_pg_ml"]), f"E2 {target['estradiol_pg_ml']} pg/mL"
     stage = str(target.get("stage", ""))
-    return (endogenous_estradiol_pg_ml(stage) if stage else 0.0), stage
+    return (ctx.stage_estradiol_pg_ml[stage] if stage else 0.0), stage
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def evaluate_targets(agents: Mapping[str, Agent]) -> list[TargetResult]:
     out = []
     for tg in load_yaml(data_dir() / "selectivity_targets.yaml")["targets"]:
         t = TISSUES.index(tg["tissue"])
-        e2, where = _estradiol(tg)
+        e2, where = _estradiol(tg, ctx)
         quantity = tg["quantity"]
         if quantity == "baseline_signal":
             value = ctx.estradiol_signal(e2)[t]
@@ -93,9 +93,10 @@ def evaluate_targets(agents: Mapping[str, Agent]) -> list[TargetResult]:
             else:
                 value = ctx.regimen_signal(drug, e2)[0][t] - ctx.estradiol_signal(e2)[t]
                 if quantity == "net_change_relative":
-                    drop = ctx.estradiol_signal(
-                        endogenous_estradiol_pg_ml("premenopausal")
-                    ) - ctx.estradiol_signal(endogenous_estradiol_pg_ml("postmenopausal"))
+                    stage = ctx.stage_estradiol_pg_ml
+                    drop = ctx.estradiol_signal(stage["premenopausal"]) - ctx.estradiol_signal(
+                        stage["postmenopausal"]
+                    )
                     value = value / drop[t]
         out.append(
             TargetResult(
