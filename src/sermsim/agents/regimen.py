@@ -78,12 +78,16 @@ def _spec_error_from(exc: ValidationError, where: str, raw: Any) -> SpecError:
     return SpecError(field, value, first["msg"].replace("Value error, ", "").lower())
 
 
+def _require_agent(field: str, name: str, agents: Mapping[str, Agent]) -> Agent:
+    if name not in agents:
+        raise SpecError(field, name, f"use one of: {', '.join(sorted(agents))}")
+    return agents[name]
+
+
 def check_agents(regimen: Regimen, agents: Mapping[str, Agent], where: str = "regimen") -> None:
     """Raise :class:`SpecError` naming the first dose whose agent is unknown."""
     for i, dose in enumerate(regimen):
-        if dose.agent not in agents:
-            known = ", ".join(sorted(agents))
-            raise SpecError(f"{where}[{i}].agent", dose.agent, f"use one of: {known}")
+        _require_agent(f"{where}[{i}].agent", dose.agent, agents)
 
 
 def regimen_from_list(
@@ -116,9 +120,11 @@ def _number(text: str, field: str, raw: str) -> float:
 
 
 def parse_regimen(text: str, agents: Mapping[str, Agent]) -> Regimen:
-    """Parse the short form ``AGENT[:DOSE[@INTERVAL_H]]+...``; ``none`` is no treatment.
+    """Parse the short form ``AGENT[:DOSE[@INTERVAL_H]][[dA-B/C]]+...``; ``none`` is no
+    treatment.
 
-    A dose left out is the agent's standard dose.
+    An agent named alone is its standard regimen (standard dose and interval, and the label's
+    cycle where it has one); ``[dA-B/C]`` takes it on days A to B of each C-day cycle.
 
     >>> from sermsim.agents import load_agents
     >>> (d,) = parse_regimen("clomiphene:25@48", load_agents())
@@ -146,10 +152,7 @@ def parse_regimen(text: str, agents: Mapping[str, Agent]) -> Regimen:
         name = name.strip().lower()
         if "@" in name:
             raise SpecError(f"{field}.dose_mg", part, "give a dose before @, e.g. clomiphene:25@48")
-        if name not in agents:
-            known = ", ".join(sorted(agents))
-            raise SpecError(f"{field}.agent", name or part, f"use one of: {known}")
-        agent = agents[name]
+        agent = _require_agent(f"{field}.agent", name or part, agents)
         dose_txt, _, interval_txt = rest.partition("@")
         dose = _number(dose_txt, f"{field}.dose_mg", part) if dose_txt else agent.standard_dose_mg
         interval = (

@@ -63,9 +63,10 @@ def profile(
         raise SpecError("regimen", "", "give a REGIMEN (e.g. raloxifene:60) or --all")
     agents = load_agents()
     if all_:
+        from rich.console import Console
         from rich.progress import Progress
 
-        with Progress(transient=True, console=_stderr_console()) as bar:
+        with Progress(transient=True, console=Console(stderr=True)) as bar:
             task = bar.add_task("profiling", total=None)
             profiles = profile_all(
                 agents, on_each=lambda label: bar.update(task, description=label, advance=1)
@@ -80,12 +81,6 @@ def profile(
     if out is not None:
         for path in render.write_profile_outputs(profiles, out):
             typer.echo(f"wrote {path}", err=True)
-
-
-def _stderr_console():  # type: ignore[no-untyped-def]
-    from rich.console import Console
-
-    return Console(stderr=True)
 
 
 def main(argv: list[str] | None = None) -> None:
