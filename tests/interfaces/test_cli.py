@@ -111,3 +111,62 @@ def test_the_installed_command_runs(tmp_path):
         [str(exe), "profile", "ospemifene:0"], capture_output=True, text=True, timeout=300
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+# --- sermsim simulate ---------------------------------------------------------------------------
+
+
+def test_simulate_writes_outputs_and_json(tmp_path, capsys):
+    patient = tmp_path / "p.yaml"
+    patient.write_text("sex: female\nage: 58\nmenopause: post\nyears_since_menopause: 6\n")
+    out = tmp_path / "out"
+    code, stdout, _ = run(
+        capsys,
+        "simulate",
+        "--patient",
+        str(patient),
+        "--regimen",
+        "raloxifene:60",
+        "--years",
+        "0.3",
+        "--json",
+        "--out",
+        str(out),
+    )
+    assert code == 0
+    summary = json.loads(stdout)
+    assert "not medical advice" in summary["disclaimer"]
+    assert summary["biomarkers"]["bmd_lumbar_spine_g_cm2"]["units"] == "g/cm2"
+    for name in ("simulation.csv", "simulation.parquet", "simulation.png", "summary.json"):
+        assert (out / name).exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        ("sex: female\nage: 17\n", "patient.age"),
+        ("sex: female\nage: 58\nbmii: 20\n", "patient.bmii"),
+        ("age: 58\n", "patient.sex"),
+        ("sex: male\nage: 50\nmenopause: post\n", "patient.menopause"),
+        ("[1, 2]\n", "patient"),
+    ],
+)
+def test_simulate_bad_patient_is_one_line_and_exit_2(tmp_path, capsys, content, field):
+    patient = tmp_path / "p.yaml"
+    patient.write_text(content)
+    code, _, err = run(capsys, "simulate", "--patient", str(patient), "--years", "0.1")
+    err = err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and field in err
+
+
+def test_simulate_bad_regimen_and_missing_file(tmp_path, capsys):
+    patient = tmp_path / "p.yaml"
+    patient.write_text("sex: female\nage: 58\n")
+    for argv in (
+        ["--patient", str(patient), "--regimen", "raloxifen"],
+        ["--patient", str(tmp_path / "none.yaml")],
+        ["--patient", str(patient), "--years", "-1"],
+    ):
+        code, _, err = run(capsys, "simulate", *argv)
+        assert code == 2 and len(err.strip().splitlines()) == 1

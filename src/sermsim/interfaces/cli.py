@@ -83,6 +83,50 @@ def profile(
             typer.echo(f"wrote {path}", err=True)
 
 
+@app.command()
+def simulate(
+    patient: Annotated[Path, typer.Option("--patient", help="Patient YAML/JSON (TRIAL_SPEC.md).")],
+    regimen: Annotated[
+        str,
+        typer.Option(
+            "--regimen", help="AGENT[:DOSE[@INTERVAL_H]] joined by '+', or none (no treatment)."
+        ),
+    ] = "none",
+    years: Annotated[float, typer.Option("--years", help="Years to simulate.")] = 3.0,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print the JSON summary on stdout.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write CSV, Parquet, a PNG and summary.json here."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for missed doses (adherence).")] = 0,
+) -> None:
+    """Daily trajectories of one person on one regimen: hormones, bone, breast, endometrium,
+    liver, coagulation, hot flushes, vagina."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from sermsim.agents import load_agents, parse_regimen
+    from sermsim.interfaces import simulation_render as sr
+    from sermsim.physiology.patient import load_patient
+    from sermsim.physiology.simulate import simulate as run_simulation
+
+    person = load_patient(patient)
+    doses = parse_regimen(regimen, load_agents())
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
+        bar.add_task(f"simulating {years:g} years (the first run compiles)", total=None)
+        ds = run_simulation(person, doses, years, seed=seed)
+    if json_:
+        typer.echo(sr.summary_json(ds))
+    else:
+        typer.echo(sr.summary_table(ds))
+    if out is not None:
+        for path in sr.write_simulation_outputs(ds, out):
+            typer.echo(f"wrote {path}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning a user's mistake into one line and exit code 2 (a
     numerical failure of ours into one line and exit code 1)."""

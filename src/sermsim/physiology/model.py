@@ -1,0 +1,345 @@
+"""The physiology as one ODE system: a pure JAX function of (time, state, arguments).
+
+Time is in days from the start of treatment (negative during the natural-history run-in).
+The drug enters as daily-mean plasma concentrations per ligand and, for oral agents, the
+extra concentration of the portal blood the liver sees first. Receptor binding and the
+coregulator signal are algebraic (they equilibrate in minutes); what is integrated is what
+moves over days to years:
+
+=====  =========================  =================================================
+index  state                      module
+=====  =========================  =================================================
+0-2    LH, FSH, gonadal output    HPG axis: ovarian estradiol (women) or testosterone
+3-5    activation, formation,     bone remodelling (activation frequency relative to
+       estrogen memory            premenopausal; formation lags; a slow reference)
+6-8    BMD spine, hip, neck       bone mineral density, g/cm2
+9      Ki67                       breast epithelial proliferation, %
+10     endometrial thickness      mm (0 without a uterus)
+11     vaginal maturation         0 atrophic (postmenopausal) .. 1 premenopausal
+12     thermoregulatory set point the slowly adapting signal hot flushes are measured from
+13-20  liver markers              log ratio to the untreated postmenopausal value
+=====  =========================  =================================================
+
+Each tissue's drive is its estrogenic activity ``e = (s - s_post) / (s_pre - s_post)``
+(see ``data/physiology.yaml``), so the natural history (premenopausal -> postmenopausal)
+fixes how strongly each module answers, and drugs act only through the signals they cause.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from sermsim.core import engine as _engine  # noqa: F401  (float64)
+from sermsim.physiology.parameters import LIVER_MARKERS, SIGNAL_ROWS
+from sermsim.receptor.binding import occupancy
+from sermsim.selectivity.signal import tissue_signal
+
+DAYS_PER_YEAR = 365.25
+STATES: tuple[str, ...] = (
+    "lh",
+    "fsh",
+    "gonadal",
+    "bone_activation",
+    "bone_formation",
+    "bone_memory",
+    "bmd_lumbar_spine",
+    "bmd_total_hip",
+    "bmd_femoral_neck",
+    "breast_ki67",
+    "endometrium",
+    "vaginal_maturation",
+    "thermo_setpoint",
+    *(f"liver_{m}" for m in LIVER_MARKERS),
+)
+S = {name: i for i, name in enumerate(STATES)}
+BMD_SITES = ("lumbar_spine", "total_hip", "femoral_neck")
+ROW = {name: i for i, name in enumerate(SIGNAL_ROWS)}
+_LIVER_ROWS = (ROW["liver"], ROW["liver_full"])
+
+Args = dict[str, Any]
+
+
+def softplus(x: Array, scale: Array) -> Array:
+    """A smooth max(x, 0) of width ``scale`` (keeps the right-hand side differentiable)."""
+    return scale * jax.nn.softplus(x / scale)
+
+
+def drug_input(t: Array, args: Args) -> tuple[Array, Array]:
+    """Daily-mean plasma (L,) and extra portal (L,) concentrations, nM, at time ``t`` (days):
+    linear between day midpoints, zero before treatment."""
+    grid = args["input_t"]
+    tc = jnp.clip(t, grid[0], grid[-1])
+    plasma = jax.vmap(lambda c: jnp.interp(tc, grid, c), in_axes=1)(args["input_plasma"])
+    portal = jax.vmap(lambda c: jnp.interp(tc, grid, c), in_axes=1)(args["input_portal"])
+    on = (t >= 0.0).astype(plasma.dtype)
+    return plasma * on, portal * on
+
+
+def ovarian_capacity(age: Array, person: Args, p: Args) -> Array:
+    """Fraction of the premenopausal ovarian output still available: a logistic fall
+    centred on the final menstrual period, and zero after bilateral oophorectomy."""
+    centre = person["age_fmp"] - p["women.capacity_centre_before_fmp"]
+    natural = jax.nn.sigmoid((centre - age) / p["women.transition_half_width"])
+    surgery = jax.nn.sigmoid((person["surgery_age"] - age) / p["numerics.smooth_scale"])
+    return person["female"] * natural * surgery
+
+
+def estradiol_pg_ml(y: Array, age: Array, person: Args, p: Args) -> Array:
+    """Endogenous plasma estradiol: ovarian plus extragonadal (women), aromatised
+    testosterone plus other sources (men)."""
+    women = y[S["gonadal"]] + person["e2_extragonadal"]
+    men = person["aromatization"] * y[S["gonadal"]] + person["e2_other"]
+    return jnp.where(person["female"] > 0.5, women, men)
+
+
+def signals(estradiol_nM: Array, plasma: Array, portal: Array, args: Args) -> tuple[Array, Array]:
+    """Signal (rows,) and ERα occupancy by drug (rows,) for plasma concentrations (L,)
+    whose estradiol entry excludes the endogenous ``estradiol_nM``."""
+    lig = args["ligands"]
+    total = plasma.at[0].add(estradiol_nM)
+    rows = len(SIGNAL_ROWS)
+    per_unit = lig["available"] * lig["partition"]
+    site = jnp.broadcast_to(total * per_unit, (rows, total.shape[0]))
+    liver = jnp.zeros(rows).at[jnp.array(_LIVER_ROWS)].set(1.0)
+    site = site + liver[:, None] * (portal * per_unit)[None, :]
+    e2_plasma = total[0] + liver * portal[0]
+    e2_site = lig["available"][0] * (lig["e2_uptake"] * e2_plasma + lig["e2_local"])
+    site = site.at[:, 0].set(e2_site)
+    occ = occupancy(site, lig["kd"])
+    sig = tissue_signal(occ, lig["coactivator"], lig["corepressor"], args["tissues"])
+    return sig, occ[:, 1:, 0].sum(axis=-1)
+
+
+def activity(sig: Array, row: str, p: Args) -> Array:
+    """Estrogenic activity of a signal row: 0 typical postmenopausal, 1 premenopausal."""
+    pre, post = p[f"ref.{row}.pre"], p[f"ref.{row}.post"]
+    return (sig[ROW[row]] - post) / (pre - post)
+
+
+def _gnrh_drive(h: Array, p: Args) -> Array:
+    x = softplus(h, p["numerics.smooth_scale"]) / p["hpg.gnrh_half_signal"]
+    return 1.0 / (1.0 + x ** p["women.gnrh_hill"])
+
+
+def _pr_occupancy(age: Array, plasma: Array, person: Args, p: Args, args: Args) -> Array:
+    kd = p["progestogen.progesterone_pr_kd"]
+    endo = ovarian_capacity(age, person, p) * p["progestogen.cycle_unbound_nM"] / kd
+    mpa_idx = args["ligands"]["mpa_index"]
+    mpa_unbound = plasma[mpa_idx] * args["ligands"]["available"][mpa_idx] * args["has_mpa"]
+    mpa = mpa_unbound * p["progestogen.mpa_pr_relative_affinity"] / kd
+    return (endo + mpa) / (1.0 + endo + mpa)
+
+
+def bone_drive(e_bone: Array, memory: Array, p: Args) -> tuple[Array, Array]:
+    """Target activation frequency and per-unit imbalance for a bone estrogenic activity:
+    activation rises towards its postmenopausal level as activity falls (log-linear), more
+    while activity is below its slowly adapting memory (the transition); the imbalance
+    scales from its premenopausal to its postmenopausal value."""
+    scale = p["numerics.smooth_scale"]
+    fall = softplus(memory - e_bone, scale)
+    activation = jnp.exp(p["derived.ln_activation_post"] * (1.0 - e_bone)) * (
+        1.0 + p["bone.withdrawal_overshoot"] * fall
+    )
+    ratio = p["bone.imbalance_premenopausal_ratio"]
+    imbalance = p["bone.imbalance_postmenopausal"] * (ratio + (1.0 - ratio) * (1.0 - e_bone))
+    return activation, imbalance
+
+
+def hot_flush_rate(setpoint: Array, s_thermo: Array, p: Args) -> Array:
+    """Hot flushes per day from how far the thermoregulatory signal sits below the level
+    the centre has adapted to."""
+    deficit = softplus(setpoint - s_thermo, p["numerics.smooth_scale"])
+    n = p["thermoregulation.hill"]
+    k = p["thermoregulation.half_deficit"]
+    return p["thermoregulation.hot_flushes_max"] * deficit**n / (deficit**n + k**n)
+
+
+def endometrial_target(sig: Array, pr: Array, person: Args, p: Args) -> Array:
+    scale = p["numerics.smooth_scale"]
+    x = softplus(sig[ROW["endometrium"]] - p["ref.endometrium.post"], scale)
+    x0 = softplus(jnp.zeros(()), scale)  # so that the target is exactly postmenopausal at x = 0
+    k = p["endometrium.growth_half_signal"]
+    growth = p["endometrium.growth_max"] * (x / (x + k) - x0 / (x0 + k))
+    opposed = 1.0 - p["progestogen.endometrial_opposition_max"] * pr
+    return person["uterus"] * (p["endometrium.thickness_postmenopausal"] + growth * opposed)
+
+
+def vaginal_target(e_vagina: Array, p: Args) -> Array:
+    x = softplus(e_vagina, p["numerics.smooth_scale"])
+    return x ** p["vagina.maturation_exponent"]
+
+
+def liver_targets(sig: Array, p: Args) -> Array:
+    x_main = sig[ROW["liver"]] - p["ref.liver.post"]
+    x_full = sig[ROW["liver_full"]] - p["ref.liver_full.post"]
+    return jnp.stack(
+        [p[f"liver.{m}.main"] * x_main + p[f"liver.{m}.full"] * x_full for m in LIVER_MARKERS]
+    )
+
+
+def rhs(t: Array, y: Array, args: Args) -> Array:
+    """dy/dt (per day)."""
+    p, person = args["p"], args["person"]
+    age = person["age0"] + t / DAYS_PER_YEAR
+    plasma, portal = drug_input(t, args)
+    e2_pg = estradiol_pg_ml(y, age, person, p)
+    sig, _ = signals(e2_pg * args["ligands"]["pg_ml_to_nM"], plasma, portal, args)
+    tau = {k: p[f"time_scales.{k}"] for k in _TIME_SCALES}
+    dy = jnp.zeros_like(y)
+
+    # HPG axis.
+    g = _gnrh_drive(sig[ROW["hypothalamus"]], p)
+    cap = ovarian_capacity(age, person, p)
+    female = person["female"] > 0.5
+    g_male = g / (1.0 + y[S["gonadal"]] / p["men.testosterone_feedback_half"])
+    lh_t = jnp.where(female, person["lh_max"] * g, person["lh_max"] * g_male)
+    inhibin = 1.0 - p["hpg.inhibin_suppression"] * cap
+    fsh_t = jnp.where(female, person["fsh_max"] * g * inhibin, person["fsh_max"] * g_male)
+    fsh = y[S["fsh"]]
+    ovary = cap * person["ovarian_e2_max"] * fsh / (fsh + p["hpg.ovarian_fsh_half"])
+    lh = y[S["lh"]]
+    decline = jnp.exp(
+        -p["men.testosterone_decline_per_year"] * jnp.maximum(age - person["t_decline_from"], 0.0)
+    )
+    testis = person["testis_capacity"] * decline * lh / (lh + p["men.testis_lh_half_saturation"])
+    gonadal_t = jnp.where(female, ovary, testis)
+    dy = dy.at[S["lh"]].set((lh_t - lh) / tau["lh"])
+    dy = dy.at[S["fsh"]].set((fsh_t - fsh) / tau["fsh"])
+    dy = dy.at[S["gonadal"]].set((gonadal_t - y[S["gonadal"]]) / tau["gonadal"])
+
+    # Bone remodelling.
+    e_bone = activity(sig, "bone", p)
+    act_t, imbalance = bone_drive(e_bone, y[S["bone_memory"]], p)
+    a, f = y[S["bone_activation"]], y[S["bone_formation"]]
+    dy = dy.at[S["bone_activation"]].set((act_t - a) / tau["bone_activation"])
+    dy = dy.at[S["bone_formation"]].set(((1.0 - imbalance) * a - f) / tau["bone_formation"])
+    dy = dy.at[S["bone_memory"]].set((e_bone - y[S["bone_memory"]]) / tau["bone_estrogen_memory"])
+    moving = (t >= 0.0).astype(y.dtype)  # the run-in keeps the person's measured BMD
+    for site in BMD_SITES:
+        i = S[f"bmd_{site}"]
+        rate = p[f"bone.k_{site}"] / DAYS_PER_YEAR * (f - a) * y[i]
+        dy = dy.at[i].set(moving * rate)
+
+    # Breast, endometrium, vagina, thermoregulation.
+    e_breast = activity(sig, "breast", p)
+    ki_pre, ki_post = p["breast.ki67_premenopausal"], p["breast.ki67_postmenopausal"]
+    ki_t = ki_post * jnp.exp(jnp.log(ki_pre / ki_post) * e_breast)
+    dy = dy.at[S["breast_ki67"]].set((ki_t - y[S["breast_ki67"]]) / tau["breast"])
+    pr = _pr_occupancy(age, plasma, person, p, args)
+    endo_t = endometrial_target(sig, pr, person, p)
+    dy = dy.at[S["endometrium"]].set((endo_t - y[S["endometrium"]]) / tau["endometrium"])
+    vag_t = vaginal_target(activity(sig, "vagina", p), p)
+    dy = dy.at[S["vaginal_maturation"]].set((vag_t - y[S["vaginal_maturation"]]) / tau["vagina"])
+    s_thermo = sig[ROW["thermoregulation"]]
+    dy = dy.at[S["thermo_setpoint"]].set(
+        (s_thermo - y[S["thermo_setpoint"]]) / tau["thermoregulatory_adaptation"]
+    )
+
+    # Liver.
+    first = S[f"liver_{LIVER_MARKERS[0]}"]
+    z = y[first : first + len(LIVER_MARKERS)]
+    dy = dy.at[first : first + len(LIVER_MARKERS)].set((liver_targets(sig, p) - z) / tau["liver"])
+    return dy
+
+
+_TIME_SCALES = (
+    "lh",
+    "fsh",
+    "gonadal",
+    "bone_activation",
+    "bone_formation",
+    "bone_estrogen_memory",
+    "breast",
+    "endometrium",
+    "liver",
+    "vagina",
+    "thermoregulatory_adaptation",
+)
+
+
+def observe(t: Array, y: Array, args: Args) -> dict[str, Array]:
+    """Biomarkers, signals and drug occupancy at one time (for saved states)."""
+    p, person = args["p"], args["person"]
+    age = person["age0"] + t / DAYS_PER_YEAR
+    plasma, portal = drug_input(t, args)
+    e2_pg = estradiol_pg_ml(y, age, person, p)
+    sig, occ = signals(e2_pg * args["ligands"]["pg_ml_to_nM"], plasma, portal, args)
+    female = person["female"] > 0.5
+    out: dict[str, Array] = {
+        "signal": sig,
+        "drug_occupancy": occ,
+        "unbound_nM": plasma * args["ligands"]["unbound"],
+        "lh_iu_l": y[S["lh"]],
+        "fsh_iu_l": y[S["fsh"]],
+        "estradiol_pg_ml": e2_pg + plasma[0] / args["ligands"]["pg_ml_to_nM"],
+        "testosterone_ng_dl": jnp.where(female, jnp.nan, y[S["gonadal"]]),
+        "progesterone_ng_ml": ovarian_capacity(age, person, p)
+        * p["women.luteal_progesterone"]
+        * p["women.luteal_fraction"],
+    }
+    for site in BMD_SITES:
+        bmd = y[S[f"bmd_{site}"]]
+        out[f"bmd_{site}_g_cm2"] = bmd
+        mean, sd = p[f"bone.reference_mean_{site}"], p[f"bone.reference_sd_{site}"]
+        out[f"t_score_{site}"] = (bmd - mean) / sd
+    a, f = y[S["bone_activation"]], y[S["bone_formation"]]
+    ratio = p["bone.imbalance_premenopausal_ratio"] * p["bone.imbalance_postmenopausal"]
+    out["ctx_ng_ml"] = p["bone.ctx_premenopausal"] * a
+    out["p1np_ug_l"] = p["bone.p1np_premenopausal"] * f / (1.0 - ratio)
+    out["breast_ki67_pct"] = y[S["breast_ki67"]]
+    out["endometrial_thickness_mm"] = jnp.where(
+        person["uterus"] > 0.5, y[S["endometrium"]], jnp.nan
+    )
+    first = S[f"liver_{LIVER_MARKERS[0]}"]
+    ratios = jnp.exp(y[first : first + len(LIVER_MARKERS)])
+    base = {
+        "ldl": p["liver.ldl_postmenopausal"],
+        "hdl": p["liver.hdl_postmenopausal"],
+        "triglycerides": p["liver.triglycerides_postmenopausal"],
+        "fibrinogen": p["liver.fibrinogen_postmenopausal"],
+        "antithrombin": p["liver.antithrombin_postmenopausal"],
+        "protein_s": p["liver.protein_s_postmenopausal"],
+        "apc_resistance": p["liver.apc_sensitivity_ratio_postmenopausal"],
+        "shbg": p["liver.shbg_postmenopausal"],
+    }
+    values = {m: base[m] * ratios[i] for i, m in enumerate(LIVER_MARKERS)}
+    out["ldl_mg_dl"] = values["ldl"]
+    out["hdl_mg_dl"] = values["hdl"]
+    out["triglycerides_mg_dl"] = values["triglycerides"]
+    # Friedewald: total = LDL + HDL + TG/5 (mg/dL).
+    out["total_cholesterol_mg_dl"] = values["ldl"] + values["hdl"] + values["triglycerides"] / 5.0
+    out["fibrinogen_g_l"] = values["fibrinogen"]
+    out["antithrombin_pct"] = values["antithrombin"]
+    out["protein_s_pct"] = values["protein_s"]
+    out["apc_resistance_ratio"] = values["apc_resistance"]
+    out["shbg_nmol_l"] = values["shbg"]
+    w = p["liver.prothrombotic_weights"]
+    out["prothrombotic_index"] = (
+        (1.0 / ratios[LIVER_MARKERS.index("antithrombin")]) ** w
+        * (1.0 / ratios[LIVER_MARKERS.index("protein_s")]) ** w
+        * ratios[LIVER_MARKERS.index("apc_resistance")] ** w
+    )
+    out["hot_flushes_per_day"] = person["female"] * hot_flush_rate(
+        y[S["thermo_setpoint"]], sig[ROW["thermoregulation"]], p
+    )
+    m = y[S["vaginal_maturation"]]
+    sup_pre, sup_post = (
+        p["vagina.superficial_premenopausal"],
+        p["vagina.superficial_postmenopausal"],
+    )
+    par_pre, par_post = p["vagina.parabasal_premenopausal"], p["vagina.parabasal_postmenopausal"]
+    ph_pre, ph_post = p["vagina.ph_premenopausal"], p["vagina.ph_postmenopausal"]
+    mc = jnp.clip(m, 0.0, 1.5)
+    out["vaginal_superficial_pct"] = (
+        sup_post
+        + (sup_pre - sup_post)
+        * jnp.minimum(mc ** p["vagina.superficial_exponent"], 1.0)
+        * person["female"]
+    )
+    out["vaginal_parabasal_pct"] = par_post + (par_pre - par_post) * jnp.minimum(mc, 1.0)
+    out["vaginal_ph"] = ph_post + (ph_pre - ph_post) * jnp.minimum(mc, 1.0)
+    return out
