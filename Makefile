@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test calibrate lint clean
+.PHONY: run test calibrate bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,25 +12,33 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## The flagship job: the tissue-selectivity profile of every agent, written under out/.
+## The flagship job: the tissue-selectivity profile of every agent, then five years of a
+## typical 55-year-old postmenopausal woman on each agent; everything written under out/.
 run: $(STAMP)
 	$(BIN)/sermsim profile --all --out out
+	$(BIN)/sermsim simulate --patient examples/postmenopausal_55.yaml --regimen all --years 5 --out out/simulate
 
 ## Every test: lint, types, layer contract, unit/oracle/property/end-to-end tests.
 test: $(STAMP)
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
-## Refit the selectivity layer to data/selectivity_targets.yaml and write the values back.
+## Refit the selectivity layer (data/selectivity_targets.yaml), then the physiology
+## (data/physiology_targets.yaml), and write the values back into the data files.
 calibrate: $(STAMP)
 	$(BIN)/python scripts/calibrate_selectivity.py --write
+	$(BIN)/python scripts/calibrate_physiology.py --write
+
+## Benchmarks (timings are measured, never asserted in tests).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/physiology_speed.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

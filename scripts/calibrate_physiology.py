@@ -15,6 +15,7 @@ data/physiology.yaml (keeping its comments). Research and education only; not me
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -23,14 +24,15 @@ from scipy.optimize import least_squares
 
 from sermsim.core.params import data_dir
 from sermsim.physiology.simulate import default_engine
-from sermsim.physiology.targets import evaluate, load_targets
+from sermsim.physiology.targets import Cache, evaluate, load_targets
 
 # Free parameters per block, with bounds (the bounds are search limits, not science).
 BLOCKS: dict[str, dict[str, tuple[float, float]]] = {
     "bone": {
         "bone.withdrawal_overshoot": (0.0, 30.0),
-        "bone.imbalance_postmenopausal": (0.02, 0.5),
-        "time_scales.bone_formation": (30.0, 300.0),
+        "bone.imbalance_postmenopausal": (0.002, 0.5),
+        "time_scales.bone_formation": (10.0, 300.0),
+        "time_scales.bone_estrogen_memory": (180.0, 1460.0),
     },
     "liver": {
         "liver.ldl.main": (-3.0, 3.0),
@@ -39,7 +41,7 @@ BLOCKS: dict[str, dict[str, tuple[float, float]]] = {
         "liver.triglycerides.full": (-3.0, 3.0),
         "liver.fibrinogen.main": (-3.0, 3.0),
         "liver.fibrinogen.full": (-3.0, 3.0),
-        "liver.full_gain_ratio": (0.001, 1.0),
+        "liver.full_coactivator_ratio": (0.0001, 1.0),
     },
     "endometrium": {
         "endometrium.growth_max": (1.0, 40.0),
@@ -50,8 +52,9 @@ BLOCKS: dict[str, dict[str, tuple[float, float]]] = {
         "vagina.superficial_exponent": (0.5, 6.0),
         "vagina.parabasal_postmenopausal": (40.0, 94.0),
     },
-    "thermoregulation": {"thermoregulation.half_deficit": (0.02, 2.0)},
+    "thermoregulation": {"thermoregulation.half_deficit": (0.02, 5.0)},
     "men": {
+        "men.hypothalamic_aromatization": (0.0, 0.05),
         "men.testosterone_feedback_half": (100.0, 20000.0),
         "men.testis_lh_half_saturation": (0.5, 50.0),
     },
@@ -68,9 +71,10 @@ def fit_block(block: str, verbose: bool = True) -> dict[str, float]:
 
     def residuals(x: np.ndarray) -> np.ndarray:
         engine = base.with_overrides(dict(zip(names, map(float, x), strict=True)))
+        cache: Cache = {}
         res = []
         for t in targets:
-            sim = evaluate(t, engine).simulated
+            sim = evaluate(t, engine, cache).simulated
             res.append((sim - t.value) / ((t.high - t.low) / 2.0))
         return np.array(res)
 
@@ -85,7 +89,16 @@ def fit_block(block: str, verbose: bool = True) -> dict[str, float]:
     return fitted
 
 
+def _block_of(name: str) -> str:
+    for block, params in BLOCKS.items():
+        if name in params:
+            return block
+    raise KeyError(name)
+
+
 def write(fitted: dict[str, float]) -> None:
+    """Put fitted values into data/physiology.yaml; each entry records what it was fitted to
+    (its block's targets), and an entry that was a prior keeps that source as a note."""
     from ruamel.yaml import YAML
 
     yaml = YAML()
@@ -97,6 +110,13 @@ def write(fitted: dict[str, float]) -> None:
         node = doc
         for part in name.split("."):
             node = node[part]
+        block = _block_of(name)
+        ids = [t.id for t in load_targets([block]) if not t.check_only]
+        if node.get("source") != "calibrated":
+            prior = f"prior before calibration: {node.get('source')}"
+            node["note"] = f"{node['note']}; {prior}" if node.get("note") else prior
+            node["source"] = "calibrated"
+        node["calibrated_to"] = f"data/physiology_targets.yaml, block {block}: {', '.join(ids)}"
         node["value"] = float(f"{value:.4g}")
     with path.open("w", encoding="utf-8") as fh:
         yaml.dump(doc, fh)
@@ -106,10 +126,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", nargs="*", default=list(BLOCKS), choices=list(BLOCKS))
     parser.add_argument("--write", action="store_true", help="write into data/physiology.yaml")
+    parser.add_argument("--save", type=Path, help="also save the fitted values as JSON here")
+    parser.add_argument("--load", type=Path, nargs="*", default=[], help="write these instead")
     args = parser.parse_args()
     fitted: dict[str, float] = {}
-    for block in args.blocks:
-        fitted.update(fit_block(block))
+    for path in args.load:
+        fitted.update(json.loads(path.read_text()))
+    if not args.load:
+        for block in args.blocks:
+            fitted.update(fit_block(block))
+    if args.save:
+        args.save.write_text(json.dumps(fitted, indent=2))
     if args.write:
         write(fitted)
         print(f"wrote {len(fitted)} values to data/physiology.yaml", file=sys.stderr)

@@ -52,6 +52,10 @@ def test_parameters_digest_follows_the_data(tmp_path):
     assert parameters_sha256(copy) != parameters_sha256()
 
 
-def test_a_sourced_record_covers_only_its_own_scalars():
-    doc = {"t": {"low": 0.1, "high": 0.2, "source": "x", "verified": True, "extra": {"k": 3.0}}}
-    assert list(find_unsourced(doc)) == [".t.extra.k"]
+def test_a_sourced_record_covers_its_description_but_not_nested_parameters():
+    # A target's numbers and the plain records describing it (its trial's typical patient)
+    # come from its source; a parameter nested inside it must still be complete.
+    described = {"t": {"low": 0.1, "source": "x", "verified": True, "patient": {"age": 55}}}
+    assert list(find_unsourced(described)) == []
+    nested = {"t": {"source": "x", "verified": True, "k": {"value": 3.0, "unit": "h"}}}
+    assert [w.split(" ")[0] for w in find_unsourced(nested)] == [".t.k"]

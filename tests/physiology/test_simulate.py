@@ -169,3 +169,38 @@ def test_diffrax_agrees_with_a_tight_scipy_radau_reference():
     # The project's agreement bar for shortcuts against a tight reference (DESIGN.md, issue 5):
     # 1e-3 relative. Measured at the time of writing: 2.8e-4 (solver rtol 1e-6).
     assert rel < 1e-3, rel
+
+
+def test_measured_labs_set_the_baseline():
+    man = run(
+        {
+            "sex": "male",
+            "age": 29,
+            "testosterone_ng_dl": 192,
+            "lh_iu_l": 1.6,
+            "fsh_iu_l": 1.9,
+            "estradiol_pg_ml": 26,
+        },
+        years=0.1,
+    )
+    for name, value in [
+        ("testosterone_ng_dl", 192),
+        ("lh_iu_l", 1.6),
+        ("fsh_iu_l", 1.9),
+        ("estradiol_pg_ml", 26),
+    ]:
+        assert float(man[name][0]) == pytest.approx(value, rel=0.02), name
+    woman = run(
+        {
+            "sex": "female",
+            "age": 62,
+            "menopause": "post",
+            "years_since_menopause": 10,
+            "estradiol_pg_ml": 12,
+            "fsh_iu_l": 70,
+            "lh_iu_l": 20,
+        },
+        years=0.1,
+    )
+    for name, value in [("estradiol_pg_ml", 12), ("fsh_iu_l", 70), ("lh_iu_l", 20)]:
+        assert float(woman[name][0]) == pytest.approx(value, rel=0.05), name

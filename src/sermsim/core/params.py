@@ -104,10 +104,11 @@ def find_unsourced(node: Any, where: str = "") -> Iterator[str]:
     if is_sourced_record(node):
         if not str(node["source"]).strip():
             yield f"{where} (empty source)"
-        # its own scalars are covered by its source; anything nested is checked as usual
+        # its own numbers, and those of the plain records nested in it (a target's patient,
+        # say), are covered by its source; nested parameters are still checked as such
         for key, child in node.items():
             if isinstance(child, dict | list):
-                yield from find_unsourced(child, f"{where}.{key}")
+                yield from _nested_params(child, f"{where}.{key}")
         return
     if isinstance(node, dict):
         for key, child in node.items():
@@ -119,6 +120,17 @@ def find_unsourced(node: Any, where: str = "") -> Iterator[str]:
         return
     elif isinstance(node, int | float):
         yield where
+
+
+def _nested_params(node: Any, where: str) -> Iterator[str]:
+    if is_param(node):
+        yield from find_unsourced(node, where)
+    elif isinstance(node, dict):
+        for key, child in node.items():
+            yield from _nested_params(child, f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            yield from _nested_params(child, f"{where}[{i}]")
 
 
 def data_files(root: Path | None = None) -> list[Path]:

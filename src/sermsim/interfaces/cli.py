@@ -89,7 +89,9 @@ def simulate(
     regimen: Annotated[
         str,
         typer.Option(
-            "--regimen", help="AGENT[:DOSE[@INTERVAL_H]] joined by '+', or none (no treatment)."
+            "--regimen",
+            help="AGENT[:DOSE[@INTERVAL_H]] joined by '+'; none (no treatment); or all (every "
+            "agent at its standard dose, the CE/BZA combination and no treatment).",
         ),
     ] = "none",
     years: Annotated[float, typer.Option("--years", help="Years to simulate.")] = 3.0,
@@ -104,27 +106,56 @@ def simulate(
 ) -> None:
     """Daily trajectories of one person on one regimen: hormones, bone, breast, endometrium,
     liver, coagulation, hot flushes, vagina."""
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    import json
 
-    from sermsim.agents import load_agents, parse_regimen
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sermsim.agents import load_agents, parse_regimen, regimen_label
     from sermsim.interfaces import simulation_render as sr
     from sermsim.physiology.patient import load_patient
     from sermsim.physiology.simulate import simulate as run_simulation
+    from sermsim.selectivity import standard_regimens
 
     person = load_patient(patient)
-    doses = parse_regimen(regimen, load_agents())
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    agents = load_agents()
+    every = regimen.strip().lower() == "all"
+    regimens = [(), *standard_regimens(agents)] if every else [parse_regimen(regimen, agents)]
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
+    datasets = []
     with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
-        bar.add_task(f"simulating {years:g} years (the first run compiles)", total=None)
-        ds = run_simulation(person, doses, years, seed=seed)
+        task = bar.add_task(f"simulating {years:g} years", total=len(regimens))
+        for doses in regimens:
+            bar.update(task, description=f"{regimen_label(doses)} ({years:g} y)")
+            datasets.append(run_simulation(person, doses, years, seed=seed))
+            bar.advance(task)
     if json_:
-        typer.echo(sr.summary_json(ds))
+        if every:
+            typer.echo(json.dumps([sr.summary(ds) for ds in datasets], indent=2, allow_nan=False))
+        else:
+            typer.echo(sr.summary_json(datasets[0]))
     else:
-        typer.echo(sr.summary_table(ds))
+        typer.echo(sr.comparison_table(datasets) if every else sr.summary_table(datasets[0]))
     if out is not None:
-        for path in sr.write_simulation_outputs(ds, out):
-            typer.echo(f"wrote {path}", err=True)
+        for ds in datasets:
+            where = out / _folder(ds.attrs["regimen"]) if every else out
+            for path in sr.write_simulation_outputs(ds, where):
+                typer.echo(f"wrote {path}", err=True)
+        if every:
+            sr.plot_comparison(datasets, out / "comparison.png")
+            typer.echo(f"wrote {out / 'comparison.png'}", err=True)
+
+
+def _folder(label: str) -> str:
+    """A folder name for a regimen label: raloxifene:60 -> raloxifene_60."""
+    for old, new in ((":", "_"), ("+", "__"), ("@", "_every_"), ("[", "_"), ("]", ""), ("/", "of")):
+        label = label.replace(old, new)
+    return label
 
 
 def main(argv: list[str] | None = None) -> None:

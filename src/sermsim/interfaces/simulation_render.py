@@ -390,3 +390,107 @@ def write_simulation_outputs(ds: xr.Dataset, out_dir: Path | str) -> list[Path]:
     with _atomic(json_path) as tmp:
         tmp.write_text(summary_json(ds) + "\n", encoding="utf-8")
     return [csv_path, parquet_path, png_path, json_path]
+
+
+# Key biomarkers of the comparison across regimens: (name, how the change is shown).
+COMPARISON: tuple[tuple[str, str], ...] = (
+    ("bmd_lumbar_spine_g_cm2", "pct"),
+    ("bmd_total_hip_g_cm2", "pct"),
+    ("ctx_ng_ml", "pct"),
+    ("ldl_mg_dl", "pct"),
+    ("hdl_mg_dl", "pct"),
+    ("prothrombotic_index", "end"),
+    ("breast_ki67_pct", "end"),
+    ("endometrial_thickness_mm", "end"),
+    ("hot_flushes_per_day", "end"),
+    ("vaginal_ph", "end"),
+    ("fsh_iu_l", "end"),
+    ("estradiol_pg_ml", "end"),
+)
+
+
+def _change(ds: xr.Dataset, name: str, how: str) -> float | None:
+    x = ds[name].values
+    if not_applicable_reason(ds, name) is not None or not np.all(np.isfinite(x[[0, -1]])):
+        return None
+    if how == "pct":
+        return float(100.0 * (x[-1] / x[0] - 1.0))
+    return float(x[-1])
+
+
+def comparison_table(datasets: list[xr.Dataset]) -> str:
+    """One row per regimen: percent change (%) or end value of the key biomarkers."""
+    heads = [
+        "spine %",
+        "hip %",
+        "CTX %",
+        "LDL %",
+        "HDL %",
+        "PTI",
+        "Ki67",
+        "endo mm",
+        "HF/d",
+        "vag pH",
+        "FSH",
+        "E2",
+    ]
+    width = max([len(str(ds.attrs.get("regimen", ""))) for ds in datasets] + [7])
+    lines = [f"{'regimen':<{width}} " + " ".join(f"{h:>8}" for h in heads)]
+    lines.append("-" * len(lines[0]))
+    for ds in datasets:
+        cells = []
+        for name, how in COMPARISON:
+            v = _change(ds, name, how)
+            cells.append(
+                f"{'n/a' if v is None else f'{v:+.2f}' if how == 'pct' else f'{v:.2f}':>8}"
+            )
+        lines.append(f"{ds.attrs.get('regimen', ''):<{width}} " + " ".join(cells))
+    first = datasets[0] if datasets else None
+    if first is not None:
+        lines.append(
+            f"{first.attrs.get('patient', '')}, {_years(first):g} years; % = change from "
+            "baseline, others = value at the end; PTI = prothrombotic index (1 = untreated "
+            "postmenopausal)."
+        )
+    lines.append(_disclaimer(first) if first is not None else DISCLAIMER)
+    return "\n".join(lines)
+
+
+def plot_comparison(datasets: list[xr.Dataset], path: Path | str) -> None:
+    """Key biomarkers over time, one line per regimen, in one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ncols = 4
+    nrows = math.ceil(len(COMPARISON) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.9 * nrows), squeeze=False)
+    for ax, (name, _) in zip(axes.ravel(), COMPARISON, strict=False):
+        for ds in datasets:
+            if not_applicable_reason(ds, name) is not None:
+                continue
+            ax.plot(
+                ds["time"].values / DAYS_PER_YEAR,
+                ds[name].values,
+                lw=1.2,
+                label=str(ds.attrs.get("regimen", "")),
+            )
+        first = datasets[0][name]
+        ax.set_title(str(first.attrs.get("long_name", name)), fontsize=9)
+        ax.set_ylabel(str(first.attrs.get("units", "")), fontsize=8)
+        ax.set_xlabel("years", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(COMPARISON) :]:
+        ax.axis("off")
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    patient = datasets[0].attrs.get("patient", "") if datasets else ""
+    fig.suptitle(f"sermsim: {patient} on each regimen", fontsize=11)
+    fig.text(
+        0.5, 0.005, _disclaimer(datasets[0]) if datasets else DISCLAIMER, ha="center", fontsize=7
+    )
+    fig.tight_layout(rect=(0, 0.08, 1, 0.96))
+    with _atomic(Path(path)) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)

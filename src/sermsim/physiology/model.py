@@ -34,11 +34,11 @@ import jax.numpy as jnp
 from jax import Array
 
 from sermsim.core import engine as _engine  # noqa: F401  (float64)
+from sermsim.core.units import DAYS_PER_YEAR
 from sermsim.physiology.parameters import LIVER_MARKERS, SIGNAL_ROWS
 from sermsim.receptor.binding import occupancy
 from sermsim.selectivity.signal import tissue_signal
 
-DAYS_PER_YEAR = 365.25
 STATES: tuple[str, ...] = (
     "lh",
     "fsh",
@@ -96,9 +96,16 @@ def estradiol_pg_ml(y: Array, age: Array, person: Args, p: Args) -> Array:
     return jnp.where(person["female"] > 0.5, women, men)
 
 
-def signals(estradiol_nM: Array, plasma: Array, portal: Array, args: Args) -> tuple[Array, Array]:
+def signals(
+    estradiol_nM: Array,
+    plasma: Array,
+    portal: Array,
+    args: Args,
+    hypothalamic_local_nM: Array | float = 0.0,
+) -> tuple[Array, Array]:
     """Signal (rows,) and ERα occupancy by drug (rows,) for plasma concentrations (L,)
-    whose estradiol entry excludes the endogenous ``estradiol_nM``."""
+    whose estradiol entry excludes the endogenous ``estradiol_nM``; in men the hypothalamus
+    also sees estradiol aromatised there from testosterone (``hypothalamic_local_nM``)."""
     lig = args["ligands"]
     total = plasma.at[0].add(estradiol_nM)
     rows = len(SIGNAL_ROWS)
@@ -107,11 +114,18 @@ def signals(estradiol_nM: Array, plasma: Array, portal: Array, args: Args) -> tu
     liver = jnp.zeros(rows).at[jnp.array(_LIVER_ROWS)].set(1.0)
     site = site + liver[:, None] * (portal * per_unit)[None, :]
     e2_plasma = total[0] + liver * portal[0]
-    e2_site = lig["available"][0] * (lig["e2_uptake"] * e2_plasma + lig["e2_local"])
+    hypothalamus = jnp.zeros(rows).at[ROW["hypothalamus"]].set(1.0)
+    local = lig["e2_local"] + hypothalamus * hypothalamic_local_nM
+    e2_site = lig["available"][0] * (lig["e2_uptake"] * e2_plasma + local)
     site = site.at[:, 0].set(e2_site)
     occ = occupancy(site, lig["kd"])
     sig = tissue_signal(occ, lig["coactivator"], lig["corepressor"], args["tissues"])
     return sig, occ[:, 1:, 0].sum(axis=-1)
+
+
+def hypothalamic_local_estradiol(y: Array, person: Args, p: Args) -> Array:
+    """Estradiol made from testosterone in the male hypothalamus (zero in women)."""
+    return (1.0 - person["female"]) * p["men.hypothalamic_aromatization"] * y[S["gonadal"]]
 
 
 def activity(sig: Array, row: str, p: Args) -> Array:
@@ -187,7 +201,8 @@ def rhs(t: Array, y: Array, args: Args) -> Array:
     age = person["age0"] + t / DAYS_PER_YEAR
     plasma, portal = drug_input(t, args)
     e2_pg = estradiol_pg_ml(y, age, person, p)
-    sig, _ = signals(e2_pg * args["ligands"]["pg_ml_to_nM"], plasma, portal, args)
+    local = hypothalamic_local_estradiol(y, person, p)
+    sig, _ = signals(e2_pg * args["ligands"]["pg_ml_to_nM"], plasma, portal, args, local)
     tau = {k: p[f"time_scales.{k}"] for k in _TIME_SCALES}
     dy = jnp.zeros_like(y)
 
@@ -267,7 +282,8 @@ def observe(t: Array, y: Array, args: Args) -> dict[str, Array]:
     age = person["age0"] + t / DAYS_PER_YEAR
     plasma, portal = drug_input(t, args)
     e2_pg = estradiol_pg_ml(y, age, person, p)
-    sig, occ = signals(e2_pg * args["ligands"]["pg_ml_to_nM"], plasma, portal, args)
+    local = hypothalamic_local_estradiol(y, person, p)
+    sig, occ = signals(e2_pg * args["ligands"]["pg_ml_to_nM"], plasma, portal, args, local)
     female = person["female"] > 0.5
     out: dict[str, Array] = {
         "signal": sig,

@@ -9,9 +9,11 @@ calibration can replace any entry and differentiate through the model.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -23,8 +25,9 @@ from sermsim.receptor.exposure import TISSUES, endogenous_estradiol_pg_ml
 from sermsim.selectivity.profile import Context
 from sermsim.selectivity.signal import TissueParams
 
-# The liver's second promoter class: genes that need full agonism (HDL, triglycerides), a
-# low-gain copy of the liver's transducer. Signals are computed for TISSUES + this row.
+# The liver's second promoter class: genes that need full agonism (HDL, triglycerides), a copy
+# of the liver's transducer whose promoters offer little coactivator, so that only ligands
+# that recruit coactivator strongly (estrogens) drive them. Signals: TISSUES + this row.
 LIVER_FULL = "liver_full"
 SIGNAL_ROWS: tuple[str, ...] = (*TISSUES, LIVER_FULL)
 LIVER_MARKERS: tuple[str, ...] = (
@@ -65,8 +68,14 @@ def _flatten(raw: Mapping[str, Any]) -> dict[str, float]:
     return flat
 
 
-def raw_physiology() -> dict[str, Any]:
+@lru_cache(maxsize=1)
+def _raw_physiology() -> dict[str, Any]:
     return load_yaml(data_dir() / "physiology.yaml")
+
+
+def raw_physiology() -> dict[str, Any]:
+    """``data/physiology.yaml`` as read once per process (a copy)."""
+    return copy.deepcopy(_raw_physiology())
 
 
 def portal_fractions() -> dict[str, float]:
@@ -75,8 +84,8 @@ def portal_fractions() -> dict[str, float]:
     return {k: as_param(v, f"physiology.first_pass.{k}").value for k, v in raw.items()}
 
 
-def extended_tissues(tissues: TissueParams, full_gain_ratio: float) -> TissueParams:
-    """The tissues' selectivity parameters with the liver's low-gain promoter class added."""
+def extended_tissues(tissues: TissueParams, full_coactivator_ratio: float) -> TissueParams:
+    """The tissues' selectivity parameters with the liver's full-agonism promoter class."""
     i = TISSUES.index("liver")
 
     def add(values: NDArray[np.float64], scale: float = 1.0) -> NDArray[np.float64]:
@@ -85,10 +94,10 @@ def extended_tissues(tissues: TissueParams, full_gain_ratio: float) -> TissuePar
     return TissueParams(
         er_alpha_share=add(tissues.er_alpha_share),
         er_beta_coupling=add(tissues.er_beta_coupling),
-        coactivator=add(tissues.coactivator),
+        coactivator=add(tissues.coactivator, full_coactivator_ratio),
         corepressor=add(tissues.corepressor),
         basal=add(tissues.basal),
-        gain=add(tissues.gain, full_gain_ratio),
+        gain=add(tissues.gain),
     )
 
 
@@ -105,9 +114,13 @@ class Physiology:
 
 
 def signals_with_estradiol(
-    context: Context, tissues: TissueParams, estradiol_pg_ml: float
+    context: Context,
+    tissues: TissueParams,
+    estradiol_pg_ml: float,
+    hypothalamic_local_nM: float = 0.0,
 ) -> NDArray[np.float64]:
-    """Signal (len(SIGNAL_ROWS),) with estradiol alone at a plasma level."""
+    """Signal (len(SIGNAL_ROWS),) with estradiol alone at a plasma level (plus, in men,
+    estradiol made from testosterone in the hypothalamus itself)."""
     import jax.numpy as jnp
 
     from sermsim.receptor.binding import occupancy
@@ -118,6 +131,7 @@ def signals_with_estradiol(
     plasma = plasma_vector(lig, estradiol_pg_ml, {})
     site = np.asarray(site_concentrations(lig, plasma, context.exposure))
     site = np.concatenate([site, site[TISSUES.index("liver")][None]], axis=0)
+    site[TISSUES.index("hypothalamus"), 0] += lig.available_fraction[0] * hypothalamic_local_nM
     occ = occupancy(jnp.asarray(site), jnp.asarray(lig.kd))
     sig = tissue_signal(occ, jnp.asarray(lig.coactivator), jnp.asarray(lig.corepressor), tissues)
     return np.asarray(sig)
@@ -127,13 +141,16 @@ def derive(values: dict[str, float], context: Context) -> dict[str, float]:
     """Add the derived constants: reference signals per row, GnRH feedback constants,
     ovarian and testicular capacities, bone site rates."""
     v = dict(values)
-    tissues = extended_tissues(context.tissues, v["liver.full_gain_ratio"])
+    tissues = extended_tissues(context.tissues, v["liver.full_coactivator_ratio"])
     e2_pre = endogenous_estradiol_pg_ml("premenopausal")
     e2_post = endogenous_estradiol_pg_ml("postmenopausal")
     e2_male = endogenous_estradiol_pg_ml("male")
     s_pre = signals_with_estradiol(context, tissues, e2_pre)
     s_post = signals_with_estradiol(context, tissues, e2_post)
-    s_male = signals_with_estradiol(context, tissues, e2_male)
+    t_ref = v["men.testosterone_reference"]
+    s_male = signals_with_estradiol(
+        context, tissues, e2_male, v["men.hypothalamic_aromatization"] * t_ref
+    )
     for i, row in enumerate(SIGNAL_ROWS):
         v[f"ref.{row}.pre"] = float(s_pre[i])
         v[f"ref.{row}.post"] = float(s_post[i])
@@ -166,7 +183,7 @@ def derive(values: dict[str, float], context: Context) -> dict[str, float]:
     v["hpg.ovarian_e2_max"] = (e2_pre - e2_post) / phi_pre
 
     # Men: LH = LH_max_m G(h) / (1 + T/K_T); T = T_cap LH / (LH + K_LH); E2 = a T + b.
-    t_ref, lh_ref = v["men.testosterone_reference"], v["men.lh_reference"]
+    lh_ref = v["men.lh_reference"]
     k_t = v["men.testosterone_feedback_half"]
     g_male = drive(h_male) / (1.0 + t_ref / k_t)
     v["hpg.male_lh_max"] = lh_ref / g_male
@@ -200,5 +217,5 @@ def load_physiology(context: Context, overrides: Mapping[str, float] | None = No
             raise KeyError(f"unknown physiology parameters: {sorted(unknown)}")
         values.update(overrides)
     derived = derive(values, context)
-    tissues = extended_tissues(context.tissues, derived["liver.full_gain_ratio"])
+    tissues = extended_tissues(context.tissues, derived["liver.full_coactivator_ratio"])
     return Physiology(derived, tissues, context)

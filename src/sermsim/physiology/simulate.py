@@ -29,7 +29,7 @@ from sermsim.agents import load_agents
 from sermsim.agents.model import Agent
 from sermsim.agents.regimen import Regimen, check_agents, regimen_label
 from sermsim.core.errors import NumericalError, SpecError
-from sermsim.core.units import HOURS_PER_DAY, mg_to_nmol, pg_per_ml_to_nmol_per_l
+from sermsim.core.units import DAYS_PER_YEAR, HOURS_PER_DAY, mg_to_nmol, pg_per_ml_to_nmol_per_l
 from sermsim.physiology import model
 from sermsim.physiology.parameters import (
     Physiology,
@@ -136,8 +136,9 @@ def person_arguments(patient: Patient, engine: Engine) -> dict[str, float]:
     hyp = TISSUES.index("hypothalamus")
     n, k_h = p["women.gnrh_hill"], p["hpg.gnrh_half_signal"]
 
-    def drive(e2_pg: float) -> float:
-        h = signals_with_estradiol(engine.context, engine.physiology.tissues, e2_pg)[hyp]
+    def drive(e2_pg: float, t_ng_dl: float) -> float:
+        local = p["men.hypothalamic_aromatization"] * t_ng_dl
+        h = signals_with_estradiol(engine.context, engine.physiology.tissues, e2_pg, local)[hyp]
         return 1.0 / (1.0 + (max(float(h), 0.0) / k_h) ** n)
 
     out = {
@@ -175,12 +176,21 @@ def person_arguments(patient: Patient, engine: Engine) -> dict[str, float]:
                 typical = p["ref.estradiol_pre"] - p["ref.estradiol_post"]
                 out["ovarian_e2_max"] *= max(patient.estradiol_pg_ml - out["e2_extragonadal"], 1.0)
                 out["ovarian_e2_max"] /= typical
-        stage_lh = p["women.lh_postmenopausal"] if post_now else p["women.lh_premenopausal"]
-        stage_fsh = p["women.fsh_postmenopausal"] if post_now else p["women.fsh_premenopausal"]
-        if patient.lh_iu_l is not None:
-            out["lh_max"] *= patient.lh_iu_l / stage_lh
-        if patient.fsh_iu_l is not None:
-            out["fsh_max"] *= patient.fsh_iu_l / stage_fsh
+        # Gonadotropin set points from her labs at her own estradiol and ovarian capacity.
+        if patient.lh_iu_l is not None or patient.fsh_iu_l is not None:
+            e2_now = patient.estradiol_pg_ml or (
+                p["ref.estradiol_post"] if post_now else p["ref.estradiol_pre"]
+            )
+            g_now = drive(e2_now, 0.0)
+            centre = out["age_fmp"] - p["women.capacity_centre_before_fmp"]
+            cap = 1.0 / (1.0 + math.exp((patient.age - centre) / p["women.transition_half_width"]))
+            if out["surgery_age"] <= patient.age:
+                cap = 0.0
+            if patient.lh_iu_l is not None:
+                out["lh_max"] = patient.lh_iu_l / g_now
+            if patient.fsh_iu_l is not None:
+                inhibin = 1.0 - p["hpg.inhibin_suppression"] * cap
+                out["fsh_max"] = patient.fsh_iu_l / (g_now * inhibin)
     else:
         decline = math.exp(
             -p["men.testosterone_decline_per_year"] * max(patient.age - out["t_decline_from"], 0.0)
@@ -198,9 +208,9 @@ def person_arguments(patient: Patient, engine: Engine) -> dict[str, float]:
         if lh_lab is not None:
             t_now = t_lab if t_lab is not None else p["men.testosterone_reference"] * decline
             e2_now = e2_lab if e2_lab is not None else p["ref.estradiol_male"]
-            out["lh_max"] = lh_lab * (1.0 + t_now / k_t) / drive(e2_now)
+            out["lh_max"] = lh_lab * (1.0 + t_now / k_t) / drive(e2_now, t_now)
             if patient.fsh_iu_l is not None:
-                out["fsh_max"] = patient.fsh_iu_l * (1.0 + t_now / k_t) / drive(e2_now)
+                out["fsh_max"] = patient.fsh_iu_l * (1.0 + t_now / k_t) / drive(e2_now, t_now)
             else:
                 out["fsh_max"] = p["hpg.male_fsh_max"] * out["lh_max"] / p["hpg.male_lh_max"]
         else:
@@ -358,7 +368,7 @@ def solve_arguments(
     patient: Patient, regimen: Regimen, years: float, engine: Engine, seed: int = 0
 ) -> tuple[dict[str, Any], NDArray[np.float64], DrugInput, int]:
     """Everything the jitted solve takes, for one person and regimen."""
-    n_days = max(1, math.ceil(years * model.DAYS_PER_YEAR))
+    n_days = max(1, math.ceil(years * DAYS_PER_YEAR))
     drug = drug_input(regimen, engine, n_days + 1, cyp2d6=patient.cyp2d6, seed=seed)
     person = person_arguments(patient, engine)
     p = engine.physiology.values
@@ -399,7 +409,7 @@ def simulate(
     check_agents(regimen, engine.agents)
     args, y0, drug, n_days = solve_arguments(patient, regimen, years, engine, seed)
     ts = jnp.arange(n_days + 1, dtype=jnp.float64)
-    t0 = jnp.asarray(-RUN_IN_YEARS * model.DAYS_PER_YEAR)
+    t0 = jnp.asarray(-RUN_IN_YEARS * DAYS_PER_YEAR)
     _ys, observed, result, _ = _solve(args, jnp.asarray(y0), t0, ts)
     if not bool(result == diffrax.RESULTS.successful):
         raise NumericalError(

@@ -13,7 +13,7 @@ import xarray as xr
 
 from sermsim.agents.regimen import parse_regimen
 from sermsim.core.params import data_dir, load_yaml
-from sermsim.physiology.model import DAYS_PER_YEAR
+from sermsim.core.units import DAYS_PER_YEAR
 from sermsim.physiology.patient import patient_from_mapping
 from sermsim.physiology.simulate import Engine, default_engine, simulate
 
@@ -60,7 +60,7 @@ def load_targets(blocks: Iterable[str] | None = None) -> list[Target]:
                 reference=t.get("reference"),
                 years=float(t["years"]),
                 quantity=dict(t["quantity"]),
-                value=float(t["value"]),
+                value=float(t["published"]),
                 low=float(t["low"]),
                 high=float(t["high"]),
                 source=t["source"],
@@ -92,19 +92,27 @@ def measure(ds: xr.Dataset, quantity: dict[str, Any]) -> float:
     raise ValueError(f"unknown quantity kind {kind!r}")
 
 
-def evaluate(target: Target, engine: Engine | None = None) -> Outcome:
-    """Simulate the target's arm (and reference arm) and measure it."""
-    engine = engine or default_engine()
+Cache = dict[tuple[str, str, float], xr.Dataset]
+
+
+def _arm(target: Target, regimen: str, engine: Engine, cache: Cache | None) -> xr.Dataset:
+    key = (repr(sorted(target.patient.items())), regimen, target.years)
+    if cache is not None and key in cache:
+        return cache[key]
     patient = patient_from_mapping(target.patient)
-    arm = simulate(
-        patient, parse_regimen(target.regimen, engine.agents), target.years, engine=engine
-    )
-    value = measure(arm, target.quantity)
+    ds = simulate(patient, parse_regimen(regimen, engine.agents), target.years, engine=engine)
+    if cache is not None:
+        cache[key] = ds
+    return ds
+
+
+def evaluate(target: Target, engine: Engine | None = None, cache: Cache | None = None) -> Outcome:
+    """Simulate the target's arm (and reference arm) and measure it. Arms already simulated
+    for the same person, regimen and duration are taken from ``cache`` when one is given."""
+    engine = engine or default_engine()
+    value = measure(_arm(target, target.regimen, engine, cache), target.quantity)
     if target.reference is not None:
-        ref = simulate(
-            patient, parse_regimen(target.reference, engine.agents), target.years, engine=engine
-        )
-        ref_value = measure(ref, target.quantity)
+        ref_value = measure(_arm(target, target.reference, engine, cache), target.quantity)
         value = value / ref_value if target.quantity["kind"] == "ratio" else value - ref_value
     if not np.isfinite(value):
         raise ValueError(f"target {target.id}: simulated value is not finite")
@@ -115,4 +123,5 @@ def evaluate_all(
     blocks: Iterable[str] | None = None, engine: Engine | None = None
 ) -> list[Outcome]:
     engine = engine or default_engine()
-    return [evaluate(t, engine) for t in load_targets(blocks)]
+    cache: Cache = {}
+    return [evaluate(t, engine, cache) for t in load_targets(blocks)]
