@@ -33,6 +33,8 @@ BLOCKS: dict[str, dict[str, tuple[float, float]]] = {
         "bone.imbalance_postmenopausal": (0.002, 0.5),
         "time_scales.bone_formation": (10.0, 300.0),
         "time_scales.bone_estrogen_memory": (180.0, 1460.0),
+        "bone.postmenopausal_loss_total_hip": (0.4, 1.5),
+        "bone.activation_postmenopausal": (1.5, 3.2),
     },
     "liver": {
         "liver.ldl.main": (-3.0, 3.0),
@@ -54,6 +56,7 @@ BLOCKS: dict[str, dict[str, tuple[float, float]]] = {
     },
     "thermoregulation": {"thermoregulation.half_deficit": (0.02, 5.0)},
     "men": {
+        "women.gnrh_hill": (1.0, 6.0),
         "men.hypothalamic_aromatization": (0.0, 0.05),
         "men.testosterone_feedback_half": (100.0, 20000.0),
         "men.testis_lh_half_saturation": (0.5, 50.0),

@@ -23,16 +23,8 @@ from sermsim.interfaces.simulation_render import (
     summary_table,
     write_simulation_outputs,
 )
+from sermsim.receptor import TISSUES
 
-TISSUES = (
-    "bone",
-    "breast",
-    "endometrium",
-    "liver",
-    "hypothalamus",
-    "thermoregulation",
-    "vagina",
-)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NO_UTERUS = "no uterus (hysterectomy)"
 

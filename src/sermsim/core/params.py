@@ -89,48 +89,35 @@ def is_sourced_record(node: Any) -> bool:
 
 def find_unsourced(node: Any, where: str = "") -> Iterator[str]:
     """Yield the location of every number not written as a complete sourced parameter (or
-    inside a record with its own source).
+    covered by a record with its own source: its own numbers and the plain records nested in
+    it, such as a target's patient; parameters nested in it are still checked).
 
     >>> list(find_unsourced({"a": {"value": 1, "unit": "h", "source": "x", "verified": False},
     ...                      "b": 2.0}))
     ['.b']
     """
+    yield from _walk(node, where, covered=False)
+
+
+def _walk(node: Any, where: str, *, covered: bool) -> Iterator[str]:
     if is_param(node):
         try:
             Param.model_validate(node)
         except ValidationError as exc:
             yield f"{where} ({exc.errors()[0]['msg']})"
         return
-    if is_sourced_record(node):
+    if not covered and is_sourced_record(node):
         if not str(node["source"]).strip():
             yield f"{where} (empty source)"
-        # its own numbers, and those of the plain records nested in it (a target's patient,
-        # say), are covered by its source; nested parameters are still checked as such
-        for key, child in node.items():
-            if isinstance(child, dict | list):
-                yield from _nested_params(child, f"{where}.{key}")
-        return
+        covered = True
     if isinstance(node, dict):
         for key, child in node.items():
-            yield from find_unsourced(child, f"{where}.{key}")
+            yield from _walk(child, f"{where}.{key}", covered=covered)
     elif isinstance(node, list):
         for i, child in enumerate(node):
-            yield from find_unsourced(child, f"{where}[{i}]")
-    elif isinstance(node, bool):
-        return
-    elif isinstance(node, int | float):
+            yield from _walk(child, f"{where}[{i}]", covered=covered)
+    elif isinstance(node, int | float) and not isinstance(node, bool) and not covered:
         yield where
-
-
-def _nested_params(node: Any, where: str) -> Iterator[str]:
-    if is_param(node):
-        yield from find_unsourced(node, where)
-    elif isinstance(node, dict):
-        for key, child in node.items():
-            yield from _nested_params(child, f"{where}.{key}")
-    elif isinstance(node, list):
-        for i, child in enumerate(node):
-            yield from _nested_params(child, f"{where}[{i}]")
 
 
 def data_files(root: Path | None = None) -> list[Path]:

@@ -80,10 +80,13 @@ def drug_input(t: Array, args: Args) -> tuple[Array, Array]:
 
 
 def ovarian_capacity(age: Array, person: Args, p: Args) -> Array:
-    """Fraction of the premenopausal ovarian output still available: a logistic fall
-    centred on the final menstrual period, and zero after bilateral oophorectomy."""
-    centre = person["age_fmp"] - p["women.capacity_centre_before_fmp"]
-    natural = jax.nn.sigmoid((centre - age) / p["women.transition_half_width"])
+    """Fraction of the premenopausal ovarian output still available: a smooth step from 1
+    to 0 over the menopausal transition (SWAN's start and end around the final menstrual
+    period), and zero after bilateral oophorectomy."""
+    start = person["age_fmp"] - p["women.transition_start_before_fmp"]
+    length = p["women.transition_start_before_fmp"] + p["women.transition_end_after_fmp"]
+    x = jnp.clip((age - start) / length, 0.0, 1.0)
+    natural = 1.0 - x * x * (3.0 - 2.0 * x)
     surgery = jax.nn.sigmoid((person["surgery_age"] - age) / p["numerics.smooth_scale"])
     return person["female"] * natural * surgery
 
@@ -195,14 +198,22 @@ def liver_targets(sig: Array, p: Args) -> Array:
     )
 
 
-def rhs(t: Array, y: Array, args: Args) -> Array:
-    """dy/dt (per day)."""
+def _at(t: Array, y: Array, args: Args) -> tuple[Array, Array, Array, Array, Array]:
+    """Age, drug plasma input, endogenous estradiol (pg/mL), signals and drug occupancy at
+    one time and state: what both the right-hand side and the observation need."""
     p, person = args["p"], args["person"]
     age = person["age0"] + t / DAYS_PER_YEAR
     plasma, portal = drug_input(t, args)
     e2_pg = estradiol_pg_ml(y, age, person, p)
     local = hypothalamic_local_estradiol(y, person, p)
-    sig, _ = signals(e2_pg * args["ligands"]["pg_ml_to_nM"], plasma, portal, args, local)
+    sig, occ = signals(e2_pg * args["ligands"]["pg_ml_to_nM"], plasma, portal, args, local)
+    return age, plasma, e2_pg, sig, occ
+
+
+def rhs(t: Array, y: Array, args: Args) -> Array:
+    """dy/dt (per day)."""
+    p, person = args["p"], args["person"]
+    age, plasma, _, sig, _ = _at(t, y, args)
     tau = {k: p[f"time_scales.{k}"] for k in _TIME_SCALES}
     dy = jnp.zeros_like(y)
 
@@ -279,11 +290,7 @@ _TIME_SCALES = (
 def observe(t: Array, y: Array, args: Args) -> dict[str, Array]:
     """Biomarkers, signals and drug occupancy at one time (for saved states)."""
     p, person = args["p"], args["person"]
-    age = person["age0"] + t / DAYS_PER_YEAR
-    plasma, portal = drug_input(t, args)
-    e2_pg = estradiol_pg_ml(y, age, person, p)
-    local = hypothalamic_local_estradiol(y, person, p)
-    sig, occ = signals(e2_pg * args["ligands"]["pg_ml_to_nM"], plasma, portal, args, local)
+    age, plasma, e2_pg, sig, occ = _at(t, y, args)
     female = person["female"] > 0.5
     out: dict[str, Array] = {
         "signal": sig,

@@ -182,10 +182,8 @@ def person_arguments(patient: Patient, engine: Engine) -> dict[str, float]:
                 p["ref.estradiol_post"] if post_now else p["ref.estradiol_pre"]
             )
             g_now = drive(e2_now, 0.0)
-            centre = out["age_fmp"] - p["women.capacity_centre_before_fmp"]
-            cap = 1.0 / (1.0 + math.exp((patient.age - centre) / p["women.transition_half_width"]))
-            if out["surgery_age"] <= patient.age:
-                cap = 0.0
+            ages = {k: jnp.asarray(v) for k, v in out.items()}
+            cap = float(model.ovarian_capacity(jnp.asarray(patient.age), ages, p))
             if patient.lh_iu_l is not None:
                 out["lh_max"] = patient.lh_iu_l / g_now
             if patient.fsh_iu_l is not None:
