@@ -142,13 +142,33 @@ def _gnrh_drive(h: Array, p: Args) -> Array:
     return 1.0 / (1.0 + x ** p["women.gnrh_hill"])
 
 
-def _pr_occupancy(age: Array, plasma: Array, person: Args, p: Args, args: Args) -> Array:
+def progestogen_response(
+    age: Array, plasma: Array, person: Args, p: Args, args: Args
+) -> tuple[Array, Array]:
+    """Endometrial progestogen response (0..1) to a regimen's MPA alone, and to MPA plus the
+    cycle-mean luteal progesterone: PR occupancy through a receptor reserve
+    ``R = G occ / (1 + G occ)`` (a small occupancy suffices: 2.5 mg MPA a day protects)."""
     kd = p["progestogen.progesterone_pr_kd"]
     endo = ovarian_capacity(age, person, p) * p["progestogen.cycle_unbound_nM"] / kd
     mpa_idx = args["ligands"]["mpa_index"]
     mpa_unbound = plasma[mpa_idx] * args["ligands"]["available"][mpa_idx] * args["has_mpa"]
     mpa = mpa_unbound * p["progestogen.mpa_pr_relative_affinity"] / kd
-    return (endo + mpa) / (1.0 + endo + mpa)
+    gain = p["progestogen.pr_response_gain"]
+
+    def response(ratio: Array) -> Array:
+        occ = ratio / (1.0 + ratio)
+        return gain * occ / (1.0 + gain * occ)
+
+    return response(mpa), response(endo + mpa)
+
+
+def endometrial_growth(sig: Array, p: Args) -> Array:
+    """Estrogen-driven endometrial growth (mm above the atrophic postmenopausal thickness)."""
+    scale = p["numerics.smooth_scale"]
+    x = softplus(sig[ROW["endometrium"]] - p["ref.endometrium.post"], scale)
+    x0 = softplus(jnp.zeros(()), scale)  # so that growth is exactly 0 at x = 0
+    k = p["endometrium.growth_half_signal"]
+    return p["endometrium.growth_max"] * (x / (x + k) - x0 / (x0 + k))
 
 
 def bone_drive(e_bone: Array, memory: Array, p: Args) -> tuple[Array, Array]:
@@ -175,13 +195,12 @@ def hot_flush_rate(setpoint: Array, s_thermo: Array, p: Args) -> Array:
     return p["thermoregulation.hot_flushes_max"] * deficit**n / (deficit**n + k**n)
 
 
-def endometrial_target(sig: Array, pr: Array, person: Args, p: Args) -> Array:
-    scale = p["numerics.smooth_scale"]
-    x = softplus(sig[ROW["endometrium"]] - p["ref.endometrium.post"], scale)
-    x0 = softplus(jnp.zeros(()), scale)  # so that the target is exactly postmenopausal at x = 0
-    k = p["endometrium.growth_half_signal"]
-    growth = p["endometrium.growth_max"] * (x / (x + k) - x0 / (x0 + k))
-    opposed = 1.0 - p["progestogen.endometrial_opposition_max"] * pr
+def endometrial_target(sig: Array, opposition: Array, person: Args, p: Args) -> Array:
+    """Thickness target: estrogen-driven growth, opposed by a regimen's progestogen. Cycling
+    women's own luteal progesterone transforms and sheds the lining each cycle: that is in the
+    cycle-average premenopausal thickness, so it opposes the stimulation output, not this."""
+    opposed = 1.0 - p["progestogen.endometrial_opposition_max"] * opposition
+    growth = endometrial_growth(sig, p)
     return person["uterus"] * (p["endometrium.thickness_postmenopausal"] + growth * opposed)
 
 
@@ -253,10 +272,12 @@ def rhs(t: Array, y: Array, args: Args) -> Array:
     # Breast, endometrium, vagina, thermoregulation.
     e_breast = activity(sig, "breast", p)
     ki_pre, ki_post = p["breast.ki67_premenopausal"], p["breast.ki67_postmenopausal"]
-    ki_t = ki_post * jnp.exp(jnp.log(ki_pre / ki_post) * e_breast)
+    # Proliferation saturates beyond the premenopausal range either way (assumption): the
+    # log-linear link between the post- and premenopausal points, through tanh.
+    ki_t = ki_post * jnp.exp(jnp.log(ki_pre / ki_post) * jnp.tanh(e_breast) / jnp.tanh(1.0))
     dy = dy.at[S["breast_ki67"]].set((ki_t - y[S["breast_ki67"]]) / tau["breast"])
-    pr = _pr_occupancy(age, plasma, person, p, args)
-    endo_t = endometrial_target(sig, pr, person, p)
+    by_mpa, _ = progestogen_response(age, plasma, person, p, args)
+    endo_t = endometrial_target(sig, by_mpa, person, p)
     dy = dy.at[S["endometrium"]].set((endo_t - y[S["endometrium"]]) / tau["endometrium"])
     vag_t = vaginal_target(activity(sig, "vagina", p), p)
     dy = dy.at[S["vaginal_maturation"]].set((vag_t - y[S["vaginal_maturation"]]) / tau["vagina"])
@@ -314,6 +335,11 @@ def observe(t: Array, y: Array, args: Args) -> dict[str, Array]:
     out["ctx_ng_ml"] = p["bone.ctx_premenopausal"] * a
     out["p1np_ug_l"] = p["bone.p1np_premenopausal"] * f / (1.0 - ratio)
     out["breast_ki67_pct"] = y[S["breast_ki67"]]
+    _, by_all = progestogen_response(age, plasma, person, p, args)
+    unopposed = 1.0 - p["progestogen.endometrial_opposition_max"] * by_all
+    out["endometrial_stimulation_mm"] = jnp.where(
+        person["uterus"] > 0.5, endometrial_growth(sig, p) * unopposed, jnp.nan
+    )
     out["endometrial_thickness_mm"] = jnp.where(
         person["uterus"] > 0.5, y[S["endometrium"]], jnp.nan
     )

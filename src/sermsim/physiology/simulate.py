@@ -78,6 +78,11 @@ BIOMARKERS: dict[str, tuple[str, str, str]] = {
     "prothrombotic_index": ("ratio", "prothrombotic index", "coagulation"),
     "breast_ki67_pct": ("%", "breast Ki67", "tissues"),
     "endometrial_thickness_mm": ("mm", "endometrial thickness", "tissues"),
+    "endometrial_stimulation_mm": (
+        "mm",
+        "unopposed estrogenic endometrial growth drive",
+        "tissues",
+    ),
     "vaginal_superficial_pct": ("%", "vaginal superficial cells", "tissues"),
     "vaginal_parabasal_pct": ("%", "vaginal parabasal cells", "tissues"),
     "vaginal_ph": ("pH", "vaginal pH", "tissues"),
@@ -86,6 +91,7 @@ BIOMARKERS: dict[str, tuple[str, str, str]] = {
 _WOMEN_ONLY = (
     "progesterone_ng_ml",
     "endometrial_thickness_mm",
+    "endometrial_stimulation_mm",
     "vaginal_superficial_pct",
     "vaginal_parabasal_pct",
     "vaginal_ph",
@@ -478,6 +484,7 @@ def _not_applicable(patient: Patient) -> dict[str, str]:
         reasons["testosterone_ng_dl"] = "not modelled in women"
         if not patient.uterus:
             reasons["endometrial_thickness_mm"] = "no uterus"
+            reasons["endometrial_stimulation_mm"] = "no uterus"
     return reasons
 
 
