@@ -227,3 +227,23 @@ def test_the_solve_vmaps_over_patients():
             alone["bmd_lumbar_spine_g_cm2"].values,
             rtol=1e-6,
         )
+
+
+def test_progestogen_opposes_estrogenic_endometrial_growth():
+    post = {"sex": "female", "age": 58, "menopause": "post", "years_since_menopause": 7}
+    ce = run(post, "conjugated_estrogens:0.625", years=1)
+    hrt = run(post, "conjugated_estrogens:0.625+medroxyprogesterone_acetate:2.5", years=1)
+    none = run(post, years=1)
+    assert (
+        float(ce["endometrial_thickness_mm"][-1]) > float(none["endometrial_thickness_mm"][-1]) + 4
+    )
+    assert (
+        float(hrt["endometrial_thickness_mm"][-1]) < float(ce["endometrial_thickness_mm"][-1]) - 3
+    )
+    assert float(hrt["endometrial_stimulation_mm"][-1]) < 0.3 * float(
+        ce["endometrial_stimulation_mm"][-1]
+    )
+    # A cycling woman's own luteal progesterone opposes most of her estrogenic drive.
+    pre = run({"sex": "female", "age": 35, "menopause": "pre"}, years=0.1)
+    growth = float(pre["endometrial_thickness_mm"][-1]) - 2.3
+    assert float(pre["endometrial_stimulation_mm"][-1]) < 0.5 * growth
