@@ -276,7 +276,13 @@ def plot_simulation(ds: xr.Dataset, path: Path | str) -> None:
     def biomarker_axis(name: str, panel: str) -> Draw:
         def draw(ax: Any) -> None:
             da = ds[name]
-            ax.plot(years, np.asarray(da.values, dtype=float), lw=1.2)
+            y = np.asarray(da.values, dtype=float)
+            ax.plot(years, y, lw=1.2)
+            ax.ticklabel_format(axis="y", useOffset=False)
+            centre = float(np.nanmean(y))
+            if np.nanmax(y) - np.nanmin(y) <= 1e-4 * max(abs(centre), 1.0):  # flat: show it so
+                pad = max(0.05 * abs(centre), 1e-3)
+                ax.set_ylim(centre - pad, centre + pad)
             ax.set_title(f"{panel} · {da.attrs.get('long_name', name)}", fontsize=8)
             ax.set_ylabel(str(da.attrs.get("units", "")), fontsize=7)
 
@@ -466,14 +472,17 @@ def plot_comparison(datasets: list[xr.Dataset], path: Path | str) -> None:
     ncols = 4
     nrows = math.ceil(len(COMPARISON) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 2.9 * nrows), squeeze=False)
+    colours = list(plt.get_cmap("tab20")(np.linspace(0.0, 1.0, 20)))  # distinct, then dashes
     for ax, (name, _) in zip(axes.ravel(), COMPARISON, strict=False):
-        for ds in datasets:
+        for k, ds in enumerate(datasets):
             if not_applicable_reason(ds, name) is not None:
                 continue
             ax.plot(
                 ds["time"].values / DAYS_PER_YEAR,
                 ds[name].values,
                 lw=1.2,
+                color=colours[(2 * k + k // 10) % len(colours)],
+                ls="--" if k >= 10 else "-",
                 label=str(ds.attrs.get("regimen", "")),
             )
         first = datasets[0][name]
