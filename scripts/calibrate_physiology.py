@@ -64,8 +64,11 @@ BLOCKS: dict[str, dict[str, tuple[float, float]]] = {
 }
 
 
-def fit_block(block: str, verbose: bool = True) -> dict[str, float]:
-    base = default_engine()
+def fit_block(
+    block: str, earlier: dict[str, float] | None = None, verbose: bool = True
+) -> dict[str, float]:
+    """Fit one block, on top of the values ``earlier`` blocks of this run have fitted."""
+    base = default_engine().with_overrides(earlier or {})
     names = list(BLOCKS[block])
     lo = np.array([BLOCKS[block][n][0] for n in names])
     hi = np.array([BLOCKS[block][n][1] for n in names])
@@ -73,7 +76,8 @@ def fit_block(block: str, verbose: bool = True) -> dict[str, float]:
     targets = [t for t in load_targets([block]) if not t.check_only]
 
     def residuals(x: np.ndarray) -> np.ndarray:
-        engine = base.with_overrides(dict(zip(names, map(float, x), strict=True)))
+        values = {**(earlier or {}), **dict(zip(names, map(float, x), strict=True))}
+        engine = default_engine().with_overrides(values)
         cache: Cache = {}
         res = []
         for t in targets:
@@ -117,8 +121,11 @@ def write(fitted: dict[str, float]) -> None:
         ids = [t.id for t in load_targets([block]) if not t.check_only]
         if node.get("source") != "calibrated":
             prior = f"prior before calibration: {node.get('source')}"
+            if node.get("derived"):
+                prior += f" (derived: {node.pop('derived')})"
             node["note"] = f"{node['note']}; {prior}" if node.get("note") else prior
             node["source"] = "calibrated"
+        node["verified"] = False  # a fitted value is not a value read in a source
         node["calibrated_to"] = f"data/physiology_targets.yaml, block {block}: {', '.join(ids)}"
         node["value"] = float(f"{value:.4g}")
     with path.open("w", encoding="utf-8") as fh:
@@ -137,7 +144,7 @@ def main() -> None:
         fitted.update(json.loads(path.read_text()))
     if not args.load:
         for block in args.blocks:
-            fitted.update(fit_block(block))
+            fitted.update(fit_block(block, fitted))
     if args.save:
         args.save.write_text(json.dumps(fitted, indent=2))
     if args.write:

@@ -170,3 +170,15 @@ def test_simulate_bad_regimen_and_missing_file(tmp_path, capsys):
     ):
         code, _, err = run(capsys, "simulate", *argv)
         assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_simulate_usage_mistakes_are_one_line(tmp_path, capsys):
+    patient = tmp_path / "p.yaml"
+    patient.write_text("sex: female\nage: 58\n")
+    for argv in (
+        ["simulate", "--patient", str(patient), "--seed", "-5"],
+        ["simulate"],
+        ["simulate", "--patient", str(patient), "--out", str(patient)],
+    ):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and len(err.strip().splitlines()) == 1, (argv, err)

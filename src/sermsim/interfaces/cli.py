@@ -102,7 +102,9 @@ def simulate(
         Path | None,
         typer.Option("--out", help="Write CSV, Parquet, a PNG and summary.json here."),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for missed doses (adherence).")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Seed for missed doses (adherence).")
+    ] = 0,
 ) -> None:
     """Daily trajectories of one person on one regimen: hormones, bone, breast, endometrium,
     liver, coagulation, hot flushes, vagina."""
@@ -114,10 +116,15 @@ def simulate(
     from sermsim.agents import load_agents, parse_regimen, regimen_label
     from sermsim.interfaces import simulation_render as sr
     from sermsim.physiology.patient import load_patient
+    from sermsim.physiology.simulate import MAX_YEARS
     from sermsim.physiology.simulate import simulate as run_simulation
     from sermsim.selectivity import standard_regimens
 
     person = load_patient(patient)
+    if not (0.0 < years <= MAX_YEARS):  # before the progress bar, so an error is one line
+        raise SpecError("years", years, f"give a number of years in (0, {MAX_YEARS:g}]")
+    if out is not None and out.exists() and not out.is_dir():
+        raise SpecError("out", str(out), "give a folder (this is an existing file)")
     agents = load_agents()
     every = regimen.strip().lower() == "all"
     regimens = [(), *standard_regimens(agents)] if every else [parse_regimen(regimen, agents)]
@@ -128,7 +135,10 @@ def simulate(
         TimeElapsedColumn(),
     )
     datasets = []
-    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
+    console = Console(stderr=True)
+    with Progress(
+        *columns, transient=True, console=console, disable=not console.is_terminal
+    ) as bar:
         task = bar.add_task(f"simulating {years:g} years", total=len(regimens))
         for doses in regimens:
             bar.update(task, description=f"{regimen_label(doses)} ({years:g} y)")
@@ -142,13 +152,18 @@ def simulate(
     else:
         typer.echo(sr.comparison_table(datasets) if every else sr.summary_table(datasets[0]))
     if out is not None:
-        for ds in datasets:
-            where = out / _folder(ds.attrs["regimen"]) if every else out
-            for path in sr.write_simulation_outputs(ds, where):
-                typer.echo(f"wrote {path}", err=True)
-        if every:
-            sr.plot_comparison(datasets, out / "comparison.png")
-            typer.echo(f"wrote {out / 'comparison.png'}", err=True)
+        try:
+            for ds in datasets:
+                where = out / _folder(ds.attrs["regimen"]) if every else out
+                for path in sr.write_simulation_outputs(ds, where):
+                    typer.echo(f"wrote {path}", err=True)
+            if every:
+                sr.plot_comparison(datasets, out / "comparison.png")
+                typer.echo(f"wrote {out / 'comparison.png'}", err=True)
+        except OSError as exc:
+            raise SpecError(
+                "out", str(out), f"choose a folder you can write ({exc.strerror})"
+            ) from None
 
 
 def _folder(label: str) -> str:
@@ -158,11 +173,25 @@ def _folder(label: str) -> str:
     return label
 
 
+# click's UsageError (typer may vendor click): the base of every command-line usage mistake.
+_USAGE_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning a user's mistake into one line and exit code 2 (a
     numerical failure of ours into one line and exit code 1)."""
     try:
-        app(args=argv, standalone_mode=True)
+        app(args=argv, standalone_mode=False)
+        sys.exit(0)
+    except typer.Exit as exc:  # --help, --version
+        sys.exit(exc.exit_code)
+    except _USAGE_ERROR as exc:  # a missing or malformed option: one line, like ours
+        typer.echo(f"sermsim: error: {exc.format_message()}", err=True)  # type: ignore[attr-defined]
+        sys.exit(2)
+    except typer.Abort:
+        sys.exit(130)
     except NumericalError as exc:  # our failure, not the user's: exit 1
         typer.echo(f"sermsim: error: {exc}", err=True)
         sys.exit(1)

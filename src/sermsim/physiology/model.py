@@ -63,6 +63,12 @@ _LIVER_ROWS = (ROW["liver"], ROW["liver_full"])
 Args = dict[str, Any]
 
 
+def ramp(x: Array, scale: Array) -> Array:
+    """A C1 max(x, 0): exactly 0 for x <= 0, quadratic up to ``scale``, then x - scale/2."""
+    inner = jnp.clip(x, 0.0, scale)
+    return jnp.where(x >= scale, x - 0.5 * scale, inner * inner / (2.0 * scale))
+
+
 def softplus(x: Array, scale: Array) -> Array:
     """A smooth max(x, 0) of width ``scale`` (keeps the right-hand side differentiable)."""
     return scale * jax.nn.softplus(x / scale)
@@ -75,7 +81,7 @@ def drug_input(t: Array, args: Args) -> tuple[Array, Array]:
     tc = jnp.clip(t, grid[0], grid[-1])
     plasma = jax.vmap(lambda c: jnp.interp(tc, grid, c), in_axes=1)(args["input_plasma"])
     portal = jax.vmap(lambda c: jnp.interp(tc, grid, c), in_axes=1)(args["input_portal"])
-    on = (t >= 0.0).astype(plasma.dtype)
+    on = (t > 0.0).astype(plasma.dtype)  # day 0 is the baseline: before the first dose
     return plasma * on, portal * on
 
 
@@ -164,11 +170,8 @@ def progestogen_response(
 
 def endometrial_growth(sig: Array, p: Args) -> Array:
     """Estrogen-driven endometrial growth (mm above the atrophic postmenopausal thickness)."""
-    scale = p["numerics.smooth_scale"]
-    x = softplus(sig[ROW["endometrium"]] - p["ref.endometrium.post"], scale)
-    x0 = softplus(jnp.zeros(()), scale)  # so that growth is exactly 0 at x = 0
-    k = p["endometrium.growth_half_signal"]
-    return p["endometrium.growth_max"] * (x / (x + k) - x0 / (x0 + k))
+    x = ramp(sig[ROW["endometrium"]] - p["ref.endometrium.post"], p["numerics.smooth_scale"])
+    return p["endometrium.growth_max"] * x / (x + p["endometrium.growth_half_signal"])
 
 
 def bone_drive(e_bone: Array, memory: Array, p: Args) -> tuple[Array, Array]:

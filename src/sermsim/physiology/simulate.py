@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import diffrax
@@ -128,11 +128,13 @@ def default_engine() -> Engine:
 
 
 def _typical_t_score(patient: Patient, p: Mapping[str, float]) -> float:
+    """0 at peak bone mass (30), the typical value at 50, then the typical slope (linear in
+    between, so there is no jump at 50)."""
     sex = "women" if patient.sex == "female" else "men"
-    over = max(patient.age - 50.0, 0.0)
+    at_50 = p[f"bone.typical_t_score_{sex}_50"]
     if patient.age < 50.0:
-        return 0.0
-    return p[f"bone.typical_t_score_{sex}_50"] + p[f"bone.typical_t_score_slope_{sex}"] * over
+        return at_50 * max(patient.age - 30.0, 0.0) / 20.0
+    return at_50 + p[f"bone.typical_t_score_slope_{sex}"] * (patient.age - 50.0)
 
 
 def person_arguments(patient: Patient, engine: Engine) -> dict[str, float]:
@@ -154,8 +156,8 @@ def person_arguments(patient: Patient, engine: Engine) -> dict[str, float]:
         "age_fmp": 200.0,
         "surgery_age": 200.0,
         "e2_extragonadal": p["ref.estradiol_post"],
-        "lh_max": p["hpg.lh_max"],
-        "fsh_max": p["hpg.fsh_max"],
+        "lh_max": p["hpg.lh_max"] if female else p["hpg.male_lh_max"],
+        "fsh_max": p["hpg.fsh_max"] if female else p["hpg.male_fsh_max"],
         "ovarian_e2_max": p["hpg.ovarian_e2_max"],
         "testis_capacity": p["hpg.testis_capacity"],
         "aromatization": p["hpg.aromatization"],
@@ -174,53 +176,93 @@ def person_arguments(patient: Patient, engine: Engine) -> dict[str, float]:
             out["age_fmp"] = patient.age + p["women.perimenopause_years_to_fmp"]
         else:
             out["age_fmp"] = max(natural, patient.age + 2.0)
-        post_now = patient.menopause == "post"
-        if patient.estradiol_pg_ml is not None:
-            if post_now:
-                out["e2_extragonadal"] = patient.estradiol_pg_ml
-            else:
-                typical = p["ref.estradiol_pre"] - p["ref.estradiol_post"]
-                out["ovarian_e2_max"] *= max(patient.estradiol_pg_ml - out["e2_extragonadal"], 1.0)
-                out["ovarian_e2_max"] /= typical
-        # Gonadotropin set points from her labs at her own estradiol and ovarian capacity.
-        if patient.lh_iu_l is not None or patient.fsh_iu_l is not None:
-            e2_now = patient.estradiol_pg_ml or (
-                p["ref.estradiol_post"] if post_now else p["ref.estradiol_pre"]
-            )
-            g_now = drive(e2_now, 0.0)
-            ages = {k: jnp.asarray(v) for k, v in out.items()}
-            cap = float(model.ovarian_capacity(jnp.asarray(patient.age), ages, p))
-            if patient.lh_iu_l is not None:
-                out["lh_max"] = patient.lh_iu_l / g_now
-            if patient.fsh_iu_l is not None:
-                inhibin = 1.0 - p["hpg.inhibin_suppression"] * cap
-                out["fsh_max"] = patient.fsh_iu_l / (g_now * inhibin)
+        _fit_women_labs(patient, out, p, drive)
     else:
-        decline = math.exp(
-            -p["men.testosterone_decline_per_year"] * max(patient.age - out["t_decline_from"], 0.0)
-        )
-        t_lab, lh_lab = patient.testosterone_ng_dl, patient.lh_iu_l
-        k_lh, k_t = p["men.testis_lh_half_saturation"], p["men.testosterone_feedback_half"]
-        e2_lab = patient.estradiol_pg_ml
-        if t_lab is not None and lh_lab is not None:
-            out["testis_capacity"] = t_lab * (lh_lab + k_lh) / lh_lab / decline
-        elif t_lab is not None:
-            typical = p["men.testosterone_reference"] * decline
-            out["testis_capacity"] *= t_lab / typical
-        if e2_lab is not None and t_lab is not None:
-            out["e2_other"] = max(e2_lab - out["aromatization"] * t_lab, 0.1 * e2_lab)
-        if lh_lab is not None:
-            t_now = t_lab if t_lab is not None else p["men.testosterone_reference"] * decline
-            e2_now = e2_lab if e2_lab is not None else p["ref.estradiol_male"]
-            out["lh_max"] = lh_lab * (1.0 + t_now / k_t) / drive(e2_now, t_now)
-            if patient.fsh_iu_l is not None:
-                out["fsh_max"] = patient.fsh_iu_l * (1.0 + t_now / k_t) / drive(e2_now, t_now)
-            else:
-                out["fsh_max"] = p["hpg.male_fsh_max"] * out["lh_max"] / p["hpg.male_lh_max"]
-        else:
-            out["lh_max"] = p["hpg.male_lh_max"]
-            out["fsh_max"] = p["hpg.male_fsh_max"]
+        _fit_men_labs(patient, out, p, drive)
     return out
+
+
+def _bisect(f: Any, lo: float, hi: float, iterations: int = 60) -> float:
+    """The root of a function decreasing on [lo, hi] (clamped to the interval)."""
+    if f(lo) <= 0.0:
+        return lo
+    if f(hi) >= 0.0:
+        return hi
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if f(mid) > 0.0 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def _fit_women_labs(patient: Patient, out: dict[str, float], p: Any, drive: Any) -> None:
+    """Set her HPG set points so that her measured estradiol, LH and FSH are a steady state of
+    the loop at her ovarian capacity; an unmeasured one takes the loop's own value."""
+    if patient.estradiol_pg_ml is None and patient.lh_iu_l is None and patient.fsh_iu_l is None:
+        return
+    person = {k: jnp.asarray(v) for k, v in out.items()}
+    cap = float(model.ovarian_capacity(jnp.asarray(patient.age), person, p))
+    inhibin = 1.0 - p["hpg.inhibin_suppression"] * cap
+    k_f = p["hpg.ovarian_fsh_half"]
+
+    def fsh_at(e2: float) -> float:
+        return out["fsh_max"] * drive(e2, 0.0) * inhibin
+
+    def production(e2: float, fsh: float) -> float:
+        return cap * out["ovarian_e2_max"] * fsh / (fsh + k_f) + out["e2_extragonadal"]
+
+    e2 = patient.estradiol_pg_ml
+    if e2 is None and patient.fsh_iu_l is not None:  # her ovaries' output at her FSH
+        e2 = production(0.0, patient.fsh_iu_l)
+    elif e2 is None:  # the loop's own steady state with the default set points
+        e2 = _bisect(lambda x: production(x, fsh_at(x)) - x, out["e2_extragonadal"], 5000.0)
+    g = drive(e2, 0.0)
+    fsh = patient.fsh_iu_l if patient.fsh_iu_l is not None else fsh_at(e2)
+    if patient.lh_iu_l is not None:
+        out["lh_max"] = patient.lh_iu_l / g
+    out["fsh_max"] = fsh / (g * inhibin)
+    if patient.estradiol_pg_ml is not None:
+        ovarian = cap * fsh / (fsh + k_f)
+        if ovarian > 0.02 and e2 > out["e2_extragonadal"]:
+            out["ovarian_e2_max"] = (e2 - out["e2_extragonadal"]) / ovarian
+        else:  # no ovarian output to speak of: her estradiol is extragonadal
+            residual = ovarian * out["ovarian_e2_max"]
+            out["e2_extragonadal"] = max(e2 - residual, 0.1 * e2)
+            if e2 - residual < 0.1 * e2:
+                out["ovarian_e2_max"] = 0.9 * e2 / max(ovarian, 1e-12)
+
+
+def _fit_men_labs(patient: Patient, out: dict[str, float], p: Any, drive: Any) -> None:
+    """Set his HPG set points so that his measured testosterone, LH, FSH and estradiol are a
+    steady state of the loop; an unmeasured one takes the loop's own value."""
+    decline = math.exp(
+        -p["men.testosterone_decline_per_year"] * max(patient.age - out["t_decline_from"], 0.0)
+    )
+    k_lh, k_t = p["men.testis_lh_half_saturation"], p["men.testosterone_feedback_half"]
+    a = out["aromatization"]
+
+    def lh_drive(t: float, e2: float) -> float:
+        return drive(e2, t) / (1.0 + t / k_t)
+
+    def testosterone_gap(t: float) -> float:
+        lh = out["lh_max"] * lh_drive(t, a * t + out["e2_other"])
+        return out["testis_capacity"] * decline * lh / (lh + k_lh) - t
+
+    labs = (patient.testosterone_ng_dl, patient.lh_iu_l, patient.fsh_iu_l, patient.estradiol_pg_ml)
+    if all(x is None for x in labs):
+        return
+    t = patient.testosterone_ng_dl
+    if t is None:
+        t = _bisect(testosterone_gap, 1.0, 5000.0)
+    e2 = patient.estradiol_pg_ml if patient.estradiol_pg_ml is not None else a * t + out["e2_other"]
+    g = lh_drive(t, e2)
+    lh = patient.lh_iu_l if patient.lh_iu_l is not None else out["lh_max"] * g
+    fsh = patient.fsh_iu_l if patient.fsh_iu_l is not None else out["fsh_max"] * g
+    out["lh_max"] = lh / g
+    out["fsh_max"] = fsh / g
+    out["testis_capacity"] = t * (lh + k_lh) / lh / decline
+    out["e2_other"] = max(e2 - a * t, 0.1 * e2)
+    if e2 - a * t < 0.1 * e2:  # more aromatisation than his estradiol allows: scale it down
+        out["aromatization"] = 0.9 * e2 / t
 
 
 def initial_bmd(patient: Patient, p: Mapping[str, float]) -> dict[str, float]:
@@ -247,13 +289,13 @@ class DrugInput:
     moieties: tuple[str, ...]  # the regimen's moieties (for the output)
 
 
-def _pk_step_h(regimen: Regimen, t_end_h: float) -> float:
-    """An hourly PK grid, or a quarter-hour one when a dose falls between hours."""
-    for d in regimen:
-        times = dose_times(d, min(t_end_h, 400 * HOURS_PER_DAY))
-        if np.any(np.abs(times - np.rint(times)) > 1e-9):
-            return 0.25
-    return 1.0
+PK_STEP_H = 0.25  # the PK grid; dose times are taken to the nearest quarter hour (see below)
+
+
+def _on_grid(times_h: NDArray[np.float64], step_h: float) -> NDArray[np.float64]:
+    """Dose times moved to the nearest point of the PK grid: at most 7.5 minutes, which moves
+    a daily mean concentration by a fraction of a percent for every agent here."""
+    return np.asarray(np.round(np.asarray(times_h) / step_h) * step_h, dtype=np.float64)
 
 
 def drug_input(
@@ -270,7 +312,7 @@ def drug_input(
     plasma = np.zeros((n_days, lig.n))
     portal = np.zeros((n_days, lig.n))
     t_end_h = n_days * HOURS_PER_DAY
-    step = _pk_step_h(regimen, t_end_h)
+    step = PK_STEP_H
     per_day = round(HOURS_PER_DAY / step)
     fractions = portal_fractions()
     q_h = engine.physiology["liver.hepatic_blood_flow"]
@@ -279,7 +321,8 @@ def drug_input(
     moieties: list[str] = []
     for d in regimen:
         agent = engine.agents[d.agent]
-        times = dose_times(d, t_end_h)
+        times = _on_grid(dose_times(d, t_end_h), step)
+        times = times[times < t_end_h]
         if d.adherence < 1.0:
             times = times[doses_taken(len(times), d.adherence, rng)]
         pk = build_pk(agent, activity)
@@ -327,30 +370,51 @@ def _ligand_arguments(engine: Engine) -> dict[str, Any]:
 
 
 def initial_state(person: Mapping[str, float], bmd: Mapping[str, float], p: Any) -> NDArray:
-    """A rough start for the run-in (it relaxes to the person's history)."""
+    """A rough start for the run-in, which relaxes it onto the person's history: premenopausal
+    (or male) values, or postmenopausal ones for a woman whose transition, or oophorectomy,
+    was over before the run-in begins (so that her slow memories do not replay a menopause)."""
     y = np.zeros(len(model.STATES))
     female = person["female"] > 0.5
-    y[model.S["lh"]] = p["women.lh_premenopausal"] if female else p["men.lh_reference"]
-    y[model.S["fsh"]] = p["women.fsh_premenopausal"] if female else p["men.fsh_reference"]
-    y[model.S["gonadal"]] = (
-        p["ref.estradiol_pre"] - p["ref.estradiol_post"]
-        if female
-        else p["men.testosterone_reference"]
-    )
-    y[model.S["bone_activation"]] = 1.0
-    y[model.S["bone_formation"]] = 1.0
-    y[model.S["bone_memory"]] = 1.0
+    run_in_start = person["age0"] - RUN_IN_YEARS
+    ended = min(person["age_fmp"] + p["women.transition_end_after_fmp"], person["surgery_age"])
+    post = female and ended <= run_in_start
+    if post:
+        y[model.S["lh"]] = p["women.lh_postmenopausal"]
+        y[model.S["fsh"]] = p["women.fsh_postmenopausal"]
+        y[model.S["bone_activation"]] = p["bone.activation_postmenopausal"]
+        y[model.S["bone_formation"]] = (1.0 - p["bone.imbalance_postmenopausal"]) * y[
+            model.S["bone_activation"]
+        ]
+        y[model.S["breast_ki67"]] = p["breast.ki67_postmenopausal"]
+        y[model.S["endometrium"]] = p["endometrium.thickness_postmenopausal"] * person["uterus"]
+        y[model.S["thermo_setpoint"]] = p["ref.thermoregulation.post"]
+    else:
+        y[model.S["lh"]] = p["women.lh_premenopausal"] if female else p["men.lh_reference"]
+        y[model.S["fsh"]] = p["women.fsh_premenopausal"] if female else p["men.fsh_reference"]
+        y[model.S["gonadal"]] = (
+            p["ref.estradiol_pre"] - p["ref.estradiol_post"]
+            if female
+            else p["men.testosterone_reference"]
+        )
+        y[model.S["bone_activation"]] = 1.0
+        y[model.S["bone_formation"]] = 1.0
+        y[model.S["bone_memory"]] = 1.0
+        y[model.S["breast_ki67"]] = p["breast.ki67_premenopausal"]
+        y[model.S["endometrium"]] = p["endometrium.thickness_premenopausal"] * person["uterus"]
+        y[model.S["vaginal_maturation"]] = 1.0
+        y[model.S["thermo_setpoint"]] = p["ref.thermoregulation.pre"]
     for site, value in bmd.items():
         y[model.S[f"bmd_{site}"]] = value
-    y[model.S["breast_ki67"]] = p["breast.ki67_premenopausal"]
-    y[model.S["endometrium"]] = p["endometrium.thickness_premenopausal"] * person["uterus"]
-    y[model.S["vaginal_maturation"]] = 1.0
-    y[model.S["thermo_setpoint"]] = p["ref.thermoregulation.pre"]
     return y
 
 
-@jax.jit
-def _solve(args: dict[str, Any], y0: jax.Array, t0: jax.Array, ts: jax.Array) -> Any:
+STEPS_PER_YEAR = 20_000  # solver step budget: every-other-day dosing needs about 8,400 a year
+
+
+@partial(jax.jit, static_argnames="max_steps")
+def _solve(
+    args: dict[str, Any], y0: jax.Array, t0: jax.Array, ts: jax.Array, max_steps: int = MAX_STEPS
+) -> Any:
     sol = diffrax.diffeqsolve(
         diffrax.ODETerm(model.rhs),  # type: ignore[arg-type]
         diffrax.Kvaerno5(),
@@ -360,8 +424,11 @@ def _solve(args: dict[str, Any], y0: jax.Array, t0: jax.Array, ts: jax.Array) ->
         y0=y0,
         args=args,
         saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=diffrax.PIDController(rtol=SOLVER_RTOL, atol=SOLVER_ATOL),
-        max_steps=MAX_STEPS,
+        # The regimen starts at t = 0: no step straddles that jump in the drug input.
+        stepsize_controller=diffrax.ClipStepSizeController(
+            diffrax.PIDController(rtol=SOLVER_RTOL, atol=SOLVER_ATOL), jump_ts=jnp.array([0.0])
+        ),
+        max_steps=max_steps,
         throw=False,
     )
     observed = jax.vmap(model.observe, in_axes=(0, 0, None))(sol.ts, sol.ys, args)
@@ -414,7 +481,8 @@ def simulate(
     args, y0, drug, n_days = solve_arguments(patient, regimen, years, engine, seed)
     ts = jnp.arange(n_days + 1, dtype=jnp.float64)
     t0 = jnp.asarray(-RUN_IN_YEARS * DAYS_PER_YEAR)
-    _ys, observed, result, _ = _solve(args, jnp.asarray(y0), t0, ts)
+    budget = max(MAX_STEPS, math.ceil((years + RUN_IN_YEARS) * STEPS_PER_YEAR))
+    _ys, observed, result, _ = _solve(args, jnp.asarray(y0), t0, ts, max_steps=budget)
     if not bool(result == diffrax.RESULTS.successful):
         raise NumericalError(
             f"simulate {regimen_label(regimen)}: the ODE solver failed ({result}); please report"
