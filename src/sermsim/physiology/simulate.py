@@ -45,6 +45,10 @@ from sermsim.receptor.exposure import TISSUES
 from sermsim.receptor.ligands import ESTRADIOL
 from sermsim.selectivity.profile import Context
 
+# Numerical guards of the lab fit (not science): a measured estradiol is never attributed
+# entirely to one source, and an ovary whose output is below this fraction counts as silent.
+LAB_FLOOR_FRACTION = 0.1
+SILENT_OVARY = 0.02
 RUN_IN_YEARS = 12.0  # natural-history run-in: > 3 time constants of the slowest memory (4 y)
 MAX_YEARS = 60.0  # input sanity bound (not science)
 SOLVER_RTOL = 1e-6
@@ -222,13 +226,13 @@ def _fit_women_labs(patient: Patient, out: dict[str, float], p: Any, drive: Any)
     out["fsh_max"] = fsh / (g * inhibin)
     if patient.estradiol_pg_ml is not None:
         ovarian = cap * fsh / (fsh + k_f)
-        if ovarian > 0.02 and e2 > out["e2_extragonadal"]:
+        if ovarian > SILENT_OVARY and e2 > out["e2_extragonadal"]:
             out["ovarian_e2_max"] = (e2 - out["e2_extragonadal"]) / ovarian
         else:  # no ovarian output to speak of: her estradiol is extragonadal
             residual = ovarian * out["ovarian_e2_max"]
-            out["e2_extragonadal"] = max(e2 - residual, 0.1 * e2)
-            if e2 - residual < 0.1 * e2:
-                out["ovarian_e2_max"] = 0.9 * e2 / max(ovarian, 1e-12)
+            out["e2_extragonadal"] = max(e2 - residual, LAB_FLOOR_FRACTION * e2)
+            if e2 - residual < LAB_FLOOR_FRACTION * e2:
+                out["ovarian_e2_max"] = (1.0 - LAB_FLOOR_FRACTION) * e2 / max(ovarian, 1e-12)
 
 
 def _fit_men_labs(patient: Patient, out: dict[str, float], p: Any, drive: Any) -> None:
@@ -260,9 +264,9 @@ def _fit_men_labs(patient: Patient, out: dict[str, float], p: Any, drive: Any) -
     out["lh_max"] = lh / g
     out["fsh_max"] = fsh / g
     out["testis_capacity"] = t * (lh + k_lh) / lh / decline
-    out["e2_other"] = max(e2 - a * t, 0.1 * e2)
-    if e2 - a * t < 0.1 * e2:  # more aromatisation than his estradiol allows: scale it down
-        out["aromatization"] = 0.9 * e2 / t
+    out["e2_other"] = max(e2 - a * t, LAB_FLOOR_FRACTION * e2)
+    if e2 - a * t < LAB_FLOOR_FRACTION * e2:  # more aromatisation than his estradiol allows
+        out["aromatization"] = (1.0 - LAB_FLOOR_FRACTION) * e2 / t
 
 
 def initial_bmd(patient: Patient, p: Mapping[str, float]) -> dict[str, float]:
