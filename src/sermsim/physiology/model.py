@@ -37,6 +37,7 @@ from sermsim.core import engine as _engine  # noqa: F401  (float64)
 from sermsim.core.units import DAYS_PER_YEAR
 from sermsim.physiology.parameters import LIVER_MARKERS, SIGNAL_ROWS
 from sermsim.receptor.binding import occupancy
+from sermsim.receptor.exposure import receptor_sites
 from sermsim.selectivity.signal import tissue_signal
 
 STATES: tuple[str, ...] = (
@@ -116,17 +117,17 @@ def signals(
     whose estradiol entry excludes the endogenous ``estradiol_nM``; in men the hypothalamus
     also sees estradiol aromatised there from testosterone (``hypothalamic_local_nM``)."""
     lig = args["ligands"]
-    total = plasma.at[0].add(estradiol_nM)
     rows = len(SIGNAL_ROWS)
-    per_unit = lig["available"] * lig["partition"]
-    site = jnp.broadcast_to(total * per_unit, (rows, total.shape[0]))
     liver = jnp.zeros(rows).at[jnp.array(_LIVER_ROWS)].set(1.0)
-    site = site + liver[:, None] * (portal * per_unit)[None, :]
-    e2_plasma = total[0] + liver * portal[0]
     hypothalamus = jnp.zeros(rows).at[ROW["hypothalamus"]].set(1.0)
-    local = lig["e2_local"] + hypothalamus * hypothalamic_local_nM
-    e2_site = lig["available"][0] * (lig["e2_uptake"] * e2_plasma + local)
-    site = site.at[:, 0].set(e2_site)
+    site = receptor_sites(
+        plasma.at[0].add(estradiol_nM),
+        lig["available"],
+        lig["partition"],
+        lig["e2_uptake"],
+        lig["e2_local"] + hypothalamus * hypothalamic_local_nM,
+        extra_plasma_nM=liver[:, None] * portal[None, :],
+    )
     occ = occupancy(site, lig["kd"])
     sig = tissue_signal(occ, lig["coactivator"], lig["corepressor"], args["tissues"])
     return sig, occ[:, 1:, 0].sum(axis=-1)

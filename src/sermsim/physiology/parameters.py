@@ -16,14 +16,22 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 from numpy.typing import NDArray
 
 from sermsim.core.params import as_param, data_dir, load_yaml
 from sermsim.core.units import pg_per_ml_to_nmol_per_l
-from sermsim.receptor.exposure import TISSUES, endogenous_estradiol_pg_ml
+from sermsim.receptor.binding import occupancy
+from sermsim.receptor.exposure import (
+    TISSUES,
+    endogenous_estradiol_pg_ml,
+    plasma_vector,
+    receptor_sites,
+)
+from sermsim.receptor.ligands import ESTRADIOL
 from sermsim.selectivity.profile import Context
-from sermsim.selectivity.signal import TissueParams
+from sermsim.selectivity.signal import TissueParams, tissue_signal
 
 # The liver's second promoter class: genes that need full agonism (HDL, triglycerides), a copy
 # of the liver's transducer whose promoters offer little coactivator, so that only ligands
@@ -113,6 +121,16 @@ class Physiology:
         return self.values[key]
 
 
+def extended_exposure(context: Context) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Estradiol uptake and local synthesis (nM) over SIGNAL_ROWS: the liver's promoter
+    classes share the liver's exposure."""
+    exp, liver = context.exposure, TISSUES.index("liver")
+    return (
+        np.append(exp.estradiol_uptake, exp.estradiol_uptake[liver]),
+        np.append(exp.estradiol_local_nM, exp.estradiol_local_nM[liver]),
+    )
+
+
 def signals_with_estradiol(
     context: Context,
     tissues: TissueParams,
@@ -121,18 +139,19 @@ def signals_with_estradiol(
 ) -> NDArray[np.float64]:
     """Signal (len(SIGNAL_ROWS),) with estradiol alone at a plasma level (plus, in men,
     estradiol made from testosterone in the hypothalamus itself)."""
-    import jax.numpy as jnp
-
-    from sermsim.receptor.binding import occupancy
-    from sermsim.receptor.exposure import plasma_vector, site_concentrations
-    from sermsim.selectivity.signal import tissue_signal
-
     lig = context.ligands
-    plasma = plasma_vector(lig, estradiol_pg_ml, {})
-    site = np.asarray(site_concentrations(lig, plasma, context.exposure))
-    site = np.concatenate([site, site[TISSUES.index("liver")][None]], axis=0)
-    site[TISSUES.index("hypothalamus"), 0] += lig.available_fraction[0] * hypothalamic_local_nM
-    occ = occupancy(jnp.asarray(site), jnp.asarray(lig.kd))
+    uptake, local = extended_exposure(context)
+    local = local.copy()
+    local[SIGNAL_ROWS.index("hypothalamus")] += hypothalamic_local_nM
+    site = receptor_sites(
+        plasma_vector(lig, estradiol_pg_ml, {}),
+        jnp.asarray(lig.available_fraction),
+        jnp.asarray(lig.tissue_partition),
+        jnp.asarray(uptake),
+        jnp.asarray(local),
+        estradiol_index=lig.index(ESTRADIOL),
+    )
+    occ = occupancy(site, jnp.asarray(lig.kd))
     sig = tissue_signal(occ, jnp.asarray(lig.coactivator), jnp.asarray(lig.corepressor), tissues)
     return np.asarray(sig)
 

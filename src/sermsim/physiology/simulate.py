@@ -33,6 +33,7 @@ from sermsim.core.units import DAYS_PER_YEAR, HOURS_PER_DAY, mg_to_nmol, pg_per_
 from sermsim.physiology import model
 from sermsim.physiology.parameters import (
     Physiology,
+    extended_exposure,
     load_physiology,
     portal_fractions,
     signals_with_estradiol,
@@ -356,8 +357,7 @@ def drug_input(
 
 def _ligand_arguments(engine: Engine) -> dict[str, Any]:
     lig = engine.context.ligands
-    exp = engine.context.exposure
-    liver = TISSUES.index("liver")
+    uptake, local = extended_exposure(engine.context)
     mpa = "medroxyprogesterone_acetate"
     return {
         "kd": jnp.asarray(lig.kd),
@@ -366,8 +366,8 @@ def _ligand_arguments(engine: Engine) -> dict[str, Any]:
         "available": jnp.asarray(lig.available_fraction),
         "unbound": jnp.asarray(lig.available_fraction),
         "partition": jnp.asarray(lig.tissue_partition),
-        "e2_uptake": jnp.asarray(np.append(exp.estradiol_uptake, exp.estradiol_uptake[liver])),
-        "e2_local": jnp.asarray(np.append(exp.estradiol_local_nM, exp.estradiol_local_nM[liver])),
+        "e2_uptake": jnp.asarray(uptake),
+        "e2_local": jnp.asarray(local),
         "pg_ml_to_nM": pg_per_ml_to_nmol_per_l(1.0, lig.molecular_weight[lig.index(ESTRADIOL)]),
         "mpa_index": lig.index(mpa) if mpa in lig.ids else 0,
     }

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from numpy.typing import NDArray
 
+from sermsim.core import engine as _engine  # noqa: F401  (float64)
 from sermsim.core.errors import SpecError
 from sermsim.core.params import as_param, data_dir, load_yaml
 from sermsim.core.units import pg_per_ml_to_nmol_per_l, pm_to_nm
@@ -85,15 +89,44 @@ def plasma_vector(
     return out
 
 
+def receptor_sites(
+    plasma_nM: Any,
+    available: Any,
+    partition: Any,
+    estradiol_uptake: Any,
+    estradiol_local_nM: Any,
+    *,
+    estradiol_index: int = 0,
+    extra_plasma_nM: Any = 0.0,
+) -> jax.Array:
+    """Receptor-site concentrations (…, T, L) in nM, the exposure rule of this module as a pure
+    JAX function (differentiable, jittable).
+
+    ``plasma_nM`` (…, L) is total plasma concentration; ``extra_plasma_nM`` (…, T, L) what a
+    tissue's inflow adds to it (the liver's portal blood, say); ``estradiol_local_nM`` (T,) the
+    estradiol a tissue makes itself.
+    """
+    plasma = jnp.asarray(plasma_nM)
+    rows = jnp.shape(estradiol_uptake)[0]
+    inflow = jnp.broadcast_to(
+        plasma[..., None, :] + extra_plasma_nM, (*plasma.shape[:-1], rows, plasma.shape[-1])
+    )  # (…, T, L)
+    drug = inflow * available * partition
+    e2 = available[estradiol_index] * (
+        estradiol_uptake * inflow[..., estradiol_index] + estradiol_local_nM
+    )
+    return drug.at[..., estradiol_index].set(e2)
+
+
 def site_concentrations(
     ligands: LigandSet, plasma_nM: NDArray[np.float64], exposure: TissueExposure
-) -> NDArray[np.float64]:
+) -> jax.Array:
     """Receptor-site concentrations (…, T, L) in nM from total plasma concentrations (…, L)."""
-    fu = ligands.available_fraction
-    drug = plasma_nM[..., None, :] * fu * ligands.tissue_partition  # (…, 1, L)
-    site = np.broadcast_to(drug, (*plasma_nM.shape[:-1], len(TISSUES), ligands.n)).copy()
-    e2 = ligands.index(ESTRADIOL)
-    site[..., e2] = fu[e2] * (
-        exposure.estradiol_uptake * plasma_nM[..., None, e2] + exposure.estradiol_local_nM
+    return receptor_sites(
+        plasma_nM,
+        jnp.asarray(ligands.available_fraction),
+        jnp.asarray(ligands.tissue_partition),
+        jnp.asarray(exposure.estradiol_uptake),
+        jnp.asarray(exposure.estradiol_local_nM),
+        estradiol_index=ligands.index(ESTRADIOL),
     )
-    return site
