@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test calibrate bench lint clean
+.PHONY: run test calibrate validate bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,11 +12,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## The flagship job: the tissue-selectivity profile of every agent, then five years of a
-## typical 55-year-old postmenopausal woman on each agent; everything written under out/.
+## The flagship job: the tissue-selectivity profile of every agent, five years of a typical
+## 55-year-old postmenopausal woman on each agent, then a five-arm virtual trial in
+## postmenopausal women; everything written under out/.
 run: $(STAMP)
 	$(BIN)/sermsim profile --all --out out
 	$(BIN)/sermsim simulate --patient examples/postmenopausal_55.yaml --regimen all --years 5 --out out/simulate
+	$(BIN)/sermsim trial run examples/flagship_trial.yaml --out out/trial
 
 ## Every test: lint, types, layer contract, unit/oracle/property/end-to-end tests.
 test: $(STAMP)
@@ -26,15 +28,23 @@ test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
-## Refit the selectivity layer (data/selectivity_targets.yaml), then the physiology
-## (data/physiology_targets.yaml), and write the values back into the data files.
+## Refit the selectivity layer (data/selectivity_targets.yaml), the physiology
+## (data/physiology_targets.yaml), then the outcome links (data/validation/targets.yaml,
+## entries marked fitted), and write the values back into the data files.
 calibrate: $(STAMP)
 	$(BIN)/python scripts/calibrate_selectivity.py --write
 	$(BIN)/python scripts/calibrate_physiology.py --write
+	$(BIN)/python scripts/calibrate_outcomes.py --write
+
+## Every calibration target of ../shared/calibration/trials.yaml through its trial spec;
+## the HTML report goes to out/validation.
+validate: $(STAMP)
+	$(BIN)/sermsim validate --out out/validation
 
 ## Benchmarks (timings are measured, never asserted in tests).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/physiology_speed.py
+	$(BIN)/python benchmarks/trial_speed.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts benchmarks

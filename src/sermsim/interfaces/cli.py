@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -160,6 +160,137 @@ def simulate(
             if every:
                 sr.plot_comparison(datasets, out / "comparison.png")
                 typer.echo(f"wrote {out / 'comparison.png'}", err=True)
+        except OSError as exc:
+            raise SpecError(
+                "out", str(out), f"choose a folder you can write ({exc.strerror})"
+            ) from None
+
+
+trial_app = typer.Typer(
+    add_completion=False,
+    rich_markup_mode=None,
+    help=f"Virtual trials (TRIAL_SPEC.md). {DISCLAIMER}",
+)
+app.add_typer(trial_app, name="trial")
+
+
+class _Reporter:
+    """Progress on stderr: a bar on a terminal, one line per stage otherwise."""
+
+    def __init__(self, title: str) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.title = title
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> _Reporter:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        if self.console.is_terminal:
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                transient=True,
+                console=self.console,
+            )
+            self.bar.__enter__()
+            self.task = self.bar.add_task(self.title, total=1.0)
+        return self
+
+    def __call__(self, message: str, fraction: float) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=f"{self.title}: {message}", completed=fraction)
+        else:
+            typer.echo(f"{self.title}: {message}", err=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+@trial_app.command("run")
+def trial_run(
+    spec: Annotated[Path, typer.Argument(help="Trial spec, YAML or JSON (TRIAL_SPEC.md).")],
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON on stdout.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write result.json, summary.txt, curves, plots here."),
+    ] = None,
+) -> None:
+    """Run a virtual trial: events per arm, relative risks with 95% CIs, continuous
+    endpoints, and the model's expectations without sampling noise."""
+    import json
+
+    from sermsim.agents import load_agents
+    from sermsim.interfaces import trial_render as tr
+    from sermsim.trials.run import run_trial
+    from sermsim.trials.spec import load_trial
+
+    trial = load_trial(spec, load_agents())
+    if out is not None and out.exists() and not out.is_dir():
+        raise SpecError("out", str(out), "give a folder (this is an existing file)")
+    with _Reporter(trial.name) as report:
+        outcome = run_trial(trial, progress=report)
+    if json_:
+        typer.echo(json.dumps(outcome.result, indent=2, allow_nan=False))
+    else:
+        typer.echo(tr.trial_table(outcome))
+    if out is not None:
+        try:
+            for path in tr.write_trial_outputs(outcome, out):
+                typer.echo(f"wrote {path}", err=True)
+        except OSError as exc:
+            raise SpecError(
+                "out", str(out), f"choose a folder you can write ({exc.strerror})"
+            ) from None
+
+
+@app.command()
+def validate(
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print the comparison as JSON on stdout.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write validation.json, .txt and an HTML report here."),
+    ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option("--only", help="Comma-separated spec names (e.g. p1,more) to run."),
+    ] = None,
+) -> None:
+    """Every calibration target of trials.yaml through its shipped trial spec: the model's
+    expectation against the published value and its 95% CI (or stated tolerance)."""
+    import json
+
+    from sermsim.interfaces import validation_render as vr
+    from sermsim.trials.validate import load_targets, run_validation, validation_json
+
+    targets = load_targets()
+    if only:
+        names = {n.strip() for n in only.split(",") if n.strip()}
+        known = {t.spec for t in targets}
+        unknown = sorted(names - known)
+        if unknown:
+            raise SpecError("only", unknown[0], f"no such spec: use {', '.join(sorted(known))}")
+        targets = [t for t in targets if t.spec in names]
+    if out is not None and out.exists() and not out.is_dir():
+        raise SpecError("out", str(out), "give a folder (this is an existing file)")
+    with _Reporter("validate") as report:
+        comparisons = run_validation(targets, progress=report)
+    if json_:
+        typer.echo(json.dumps(validation_json(comparisons), indent=2, allow_nan=False))
+    else:
+        typer.echo(vr.validation_table(comparisons))
+    if out is not None:
+        try:
+            for path in vr.write_validation_outputs(comparisons, out):
+                typer.echo(f"wrote {path}", err=True)
         except OSError as exc:
             raise SpecError(
                 "out", str(out), f"choose a folder you can write ({exc.strerror})"

@@ -1,0 +1,1 @@
+"""Population and trials layer: virtual populations, trial specs, virtual trials, validation."""
