@@ -176,7 +176,7 @@ class _Parser:
                 return lambda t: flag
             if token.text in _KEYWORDS:
                 raise self.fail(f"{token.text!r} cannot stand here: expected a key or a value")
-            if self.keys is not None and token.text in self.keys:
+            if self.keys is None or token.text in self.keys:
                 key = token.text
                 return lambda t: t[key]
             word = token.text  # a category, e.g. thrombophilia == none

@@ -623,6 +623,8 @@ def result_json(outcome: TrialOutcome, n_anchors: int, seconds: float) -> dict[s
                 ma, sa, na = _stats(arm.continuous[e.key][0])
                 mb, sb, nb = _stats(ref.continuous[e.key][0])
                 diff = ma - mb
+                if abs(diff) < 1e-9 * max(1.0, abs(ma), abs(mb)):  # equal up to rounding
+                    diff = 0.0
                 se = math.sqrt((sa**2 / na if na else 0.0) + (sb**2 / nb if nb else 0.0))
                 eps[e.key] = {
                     "difference": _round(_finite(diff, e.key)),
