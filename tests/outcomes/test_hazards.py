@@ -109,7 +109,7 @@ def test_breast_benefit_persists_after_stopping_and_vte_excess_fades():
         base = hazards(covariates(), drivers(), GRID, params)["er_positive"][0]
         return np.cumsum((base - h) * dt), h, base
 
-    gap, h, base = cumulative(P)
+    gap, _, _ = cumulative(P)
     stop = int(np.searchsorted(GRID, 2.5)) - 1
     assert gap[stop] > 0
     # The tumours held back are not caught up after stopping: the gap stays.
