@@ -101,3 +101,10 @@ def test_mistakes_name_the_field(agents, path, value, field):
         parse_trial(edited(path, value), agents)
     assert err.value.field == field, str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_a_measurement_after_the_follow_up_is_refused(agents):
+    spec = edited("endpoints.1", {"name": "bmd_lumbar_spine_pct", "at_years": 4})
+    with pytest.raises(SpecError) as err:
+        parse_trial(spec, agents)
+    assert err.value.field == "endpoints[1].at_years"

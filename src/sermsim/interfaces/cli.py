@@ -6,6 +6,7 @@ A user's mistake is one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -211,6 +212,23 @@ class _Reporter:
             self.bar.__exit__(*exc)
 
 
+def _check_folder(out: Path | None) -> None:
+    """An --out that exists must be a folder (checked before any long work)."""
+    if out is not None and out.exists() and not out.is_dir():
+        raise SpecError("out", str(out), "give a folder (this is an existing file)")
+
+
+def _write_files(out: Path, write: Callable[[], Iterable[Path]]) -> None:
+    """Run a writer, naming each file on stderr; a folder we cannot write is the user's."""
+    try:
+        for path in write():
+            typer.echo(f"wrote {path}", err=True)
+    except OSError as exc:
+        raise SpecError(
+            "out", str(out), f"choose a folder you can write ({exc.strerror})"
+        ) from None
+
+
 @trial_app.command("run")
 def trial_run(
     spec: Annotated[Path, typer.Argument(help="Trial spec, YAML or JSON (TRIAL_SPEC.md).")],
@@ -232,8 +250,7 @@ def trial_run(
     from sermsim.trials.spec import load_trial
 
     trial = load_trial(spec, load_agents())
-    if out is not None and out.exists() and not out.is_dir():
-        raise SpecError("out", str(out), "give a folder (this is an existing file)")
+    _check_folder(out)
     with _Reporter(trial.name) as report:
         outcome = run_trial(trial, progress=report)
     if json_:
@@ -241,13 +258,7 @@ def trial_run(
     else:
         typer.echo(tr.trial_table(outcome))
     if out is not None:
-        try:
-            for path in tr.write_trial_outputs(outcome, out):
-                typer.echo(f"wrote {path}", err=True)
-        except OSError as exc:
-            raise SpecError(
-                "out", str(out), f"choose a folder you can write ({exc.strerror})"
-            ) from None
+        _write_files(out, lambda: tr.write_trial_outputs(outcome, out))
 
 
 @app.command()
@@ -279,8 +290,7 @@ def validate(
         if unknown:
             raise SpecError("only", unknown[0], f"no such spec: use {', '.join(sorted(known))}")
         targets = [t for t in targets if t.spec in names]
-    if out is not None and out.exists() and not out.is_dir():
-        raise SpecError("out", str(out), "give a folder (this is an existing file)")
+    _check_folder(out)
     with _Reporter("validate") as report:
         comparisons = run_validation(targets, progress=report)
     if json_:
@@ -288,13 +298,7 @@ def validate(
     else:
         typer.echo(vr.validation_table(comparisons))
     if out is not None:
-        try:
-            for path in vr.write_validation_outputs(comparisons, out):
-                typer.echo(f"wrote {path}", err=True)
-        except OSError as exc:
-            raise SpecError(
-                "out", str(out), f"choose a folder you can write ({exc.strerror})"
-            ) from None
+        _write_files(out, lambda: vr.write_validation_outputs(comparisons, out))
 
 
 def _folder(label: str) -> str:

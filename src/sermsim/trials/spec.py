@@ -368,6 +368,13 @@ def parse_trial(raw: Any, agents: Mapping[str, Agent]) -> TrialSpec:
         for i, text in enumerate(inclusion_raw)
     )
     endpoints = _endpoints(raw["endpoints"])
+    for i, e in enumerate(endpoints):
+        if e.at_years is not None and e.at_years > duration + 1e-9:
+            raise SpecError(
+                f"endpoints[{i}].at_years",
+                e.at_years,
+                f"must not exceed duration_years ({duration:g}): measure within the follow-up",
+            )
     comparisons: list[tuple[str, str]] = []
     for i, c in enumerate(raw.get("comparisons") or []):
         field = f"comparisons[{i}]"
