@@ -45,11 +45,10 @@ BLOCKS: dict[str, tuple[dict[str, tuple[float, float]], list[str]]] = {
         ["more4_nonvert_rr", "p1_osteoporotic_rr", "p1_2005_osteoporotic_rr"],
     ),
     "vte": (
-        {"vte.prothrombotic_exponent": (0.2, 6.0), "vte.susceptibility_variance": (0.0, 2000.0)},
+        {"vte.prothrombotic_exponent": (0.2, 3.0), "vte.susceptibility_variance": (0.0, 2000.0)},
         [
             "grady_vte_rr",
             "more_vte_rr_cummings",
-            "more_vte_rr_pooled",
             "p1_pe_rr",
             "p1_dvt_rr",
             "vte_tamoxifen_first2y",

@@ -92,7 +92,7 @@ def plot_incidence(outcome: TrialOutcome, path: Path) -> None:
     for ax in list(axes.flat)[len(events) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
-    fig.suptitle(f"{outcome.spec.name} — {DISCLAIMER}", fontsize=8)
+    fig.suptitle(f"{outcome.spec.name}\n{DISCLAIMER}", fontsize=8)
     fig.tight_layout()
     with _atomic(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
@@ -102,6 +102,7 @@ def plot_incidence(outcome: TrialOutcome, path: Path) -> None:
 def plot_forest(outcome: TrialOutcome, path: Path) -> None:
     """Relative risks of every comparison, sampled (with 95% CI) and expected."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -129,11 +130,15 @@ def plot_forest(outcome: TrialOutcome, path: Path) -> None:
             )
     ax.axvline(1.0, color="k", lw=0.8)
     ax.set_xscale("log")
+    ticks = [0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([r[0] for r in reversed(rows)], fontsize=7)
     ax.set_xlabel("relative risk (log scale)")
     ax.legend(fontsize=7, loc="best")
-    ax.set_title(f"{outcome.spec.name} — {DISCLAIMER}", fontsize=8)
+    ax.set_title(f"{outcome.spec.name}\n{DISCLAIMER}", fontsize=8)
     fig.tight_layout()
     with _atomic(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
