@@ -138,7 +138,8 @@ def relative_risks(g: GailInputs) -> tuple[FloatArray, FloatArray]:
     return np.exp(lp), np.exp(lp + nb * beta[:, 4])
 
 
-def _group(age: FloatArray) -> NDArray[np.int64]:
+def age_group(age: FloatArray) -> NDArray[np.int64]:
+    """The BCRAT age group (0 = 20-24 ... 13 = 85-89) of each age, clamped."""
     edges = np.asarray(gail_data()["age_groups"]["lower_edges"], dtype=float)
     return np.clip(np.searchsorted(edges, age, side="right") - 1, 0, len(edges) - 1)
 
@@ -201,7 +202,7 @@ def average_risk(g: GailInputs, start: FloatArray | float, stop: FloatArray | fl
 
 def incidence_at(table: FloatArray, age: FloatArray) -> FloatArray:
     """Hazard from a per-woman age-group table (n, 14) at ages (n, k) (clamped to 20-89)."""
-    idx = _group(np.asarray(age, dtype=float))
+    idx = age_group(np.asarray(age, dtype=float))
     return np.take_along_axis(table, idx.reshape(table.shape[0], -1), axis=1).reshape(idx.shape)
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from sermsim.outcomes.gail import incidence_at
 from sermsim.outcomes.parameters import OutcomeParameters
 
 FloatArray = NDArray[np.float64]
@@ -87,13 +88,6 @@ def mortality(p: OutcomeParameters, female: NDArray[np.bool_], age: FloatArray) 
     return -np.log1p(-prob) / 5.0
 
 
-def _breast_hazard(cov: Covariates, age: FloatArray) -> FloatArray:
-    from sermsim.outcomes.gail import _group
-
-    idx = _group(age)
-    return np.take_along_axis(cov.breast_table, idx, axis=1)
-
-
 def hazards(
     cov: Covariates,
     drivers: Mapping[str, FloatArray],
@@ -129,7 +123,7 @@ def hazards(
         end = eq + (current - eq) * np.exp(-rate * dt[k])
         surviving[:, k] = 0.5 * (current + end)
         current = end
-    base = _breast_hazard(cov, age) * female
+    base = incidence_at(cov.breast_table, age) * female
     f_er = p["breast.er_positive_fraction"]
     out["er_positive"] = base * f_er * g * surviving
     out["er_negative"] = base * (1.0 - f_er)

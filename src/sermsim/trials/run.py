@@ -80,7 +80,7 @@ class ArmOutcome:
 
     def curve(self, endpoint: str, mask: NDArray[np.bool_]) -> FloatArray:
         """Mean expected cumulative incidence on the grid over the people in ``mask``."""
-        h = _endpoint_hazard(endpoint, self.hazards)[0][mask]
+        h = _endpoint_hazard(endpoint, self.hazards)[mask]
         per = expected_curve(h, self.mortality[mask], np.diff(self.grid))
         return per.mean(axis=0) * self.shares[endpoint]
 
@@ -357,11 +357,11 @@ def expected_curve(h: FloatArray, m: FloatArray, dt: FloatArray) -> FloatArray:
     return np.concatenate([np.zeros((h.shape[0], 1)), np.cumsum(piece, axis=1)], axis=1)
 
 
-def _endpoint_hazard(name: str, hz: Mapping[str, FloatArray]) -> tuple[FloatArray, float]:
+def _endpoint_hazard(name: str, hz: Mapping[str, FloatArray]) -> FloatArray:
+    """The hazard of an endpoint's first event: the sum of its processes' hazards."""
     kind = ENDPOINT_PROCESSES[name]
-    if kind[0] == "any":
-        return sum(hz[p] for p in kind[1]), 1.0  # type: ignore[return-value]
-    return hz[kind[1]], 1.0
+    processes = kind[1] if kind[0] == "any" else (kind[1],)
+    return np.sum([hz[p] for p in processes], axis=0)
 
 
 def _share(name: str, params: OutcomeParameters) -> float:
@@ -401,7 +401,7 @@ def run_arm_outcomes(
     events: dict[str, tuple[int, float]] = {}
     wanted = {e.name for e in spec.endpoints if e.is_event} | {"invasive_breast_cancer"}
     for name in sorted(wanted):
-        h, _ = _endpoint_hazard(name, hz)
+        h = _endpoint_hazard(name, hz)
         share = _share(name, params)
         shares[name] = share
         curve = expected_curve(h, m, dt) * share
