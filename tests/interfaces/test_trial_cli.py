@@ -123,3 +123,19 @@ def test_missing_spec_file_is_one_line(capsys, tmp_path):
 def test_validate_names_an_unknown_spec(capsys):
     code, _, err = run(capsys, "validate", "--only", "p2")
     assert code == 2 and err.strip().startswith("sermsim: error: only")
+
+
+def test_the_example_of_trial_spec_runs_as_written(capsys):
+    """The public contract's own example, unchanged (examples/trial_spec_example.yaml)."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "trial_spec_example.yaml"
+    code, out, err = run(capsys, "trial", "run", str(example), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    jsonschema.validate(doc, SCHEMA)
+    assert set(doc["arms"]["placebo"]["endpoints"]) == {
+        "invasive_breast_cancer",
+        "bmd_lumbar_spine_pct@2",
+    }
+    comp = doc["comparisons"][0]["endpoints"]
+    assert comp["invasive_breast_cancer"]["rr_expected"] < 0.6
+    assert comp["bmd_lumbar_spine_pct@2"]["ci_low"] > 1.0

@@ -108,3 +108,23 @@ def test_a_measurement_after_the_follow_up_is_refused(agents):
     with pytest.raises(SpecError) as err:
         parse_trial(spec, agents)
     assert err.value.field == "endpoints[1].at_years"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (
+            "population.cyp2d6",
+            {"choices": {"slow": 0.5, "normal": 0.5}},
+            "population.cyp2d6.choices.slow",
+        ),
+        ("population.thrombophilia", "fvl", "population.thrombophilia"),
+        ("population.menopause", "late", "population.menopause"),
+        ("population.smoker", "yes", "population.smoker"),
+        ("population.bmi", {"choices": {"27": 1.0}}, "population.bmi"),
+    ],
+)
+def test_every_category_a_population_can_draw_is_checked(agents, path, value, field):
+    with pytest.raises(SpecError) as err:
+        parse_trial(edited(path, value), agents)
+    assert err.value.field == field, str(err.value)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,6 +232,33 @@ def _distribution(key: str, spec: Mapping[str, Any], field: str) -> Covariate:
     return Distribution(kind, a, b, low, high)
 
 
+def _allowed(key: str) -> tuple[Any, ...]:
+    """The values a categorical patient key takes (from the patient format's Literal)."""
+    annotation = Patient.model_fields[key].annotation
+    for arg in (*typing.get_args(annotation), annotation):
+        values = typing.get_args(arg)
+        if values and all(isinstance(v, str) for v in values):
+            return values
+    return ()
+
+
+def _check_values(key: str, value: Any, field: str) -> None:
+    """Categories and booleans are checked here, for every value a population can draw (a
+    numeric value is checked by the patient format when people are built)."""
+    if key in _CATEGORY_KEYS:
+        allowed = _allowed(key)
+        values = value.values if isinstance(value, Choices) else (value,)
+        for v in values:
+            if v not in allowed:
+                where = f"{field}.choices.{v}" if isinstance(value, Choices) else field
+                raise SpecError(where, v, f"use one of {', '.join(allowed)}")
+    elif key in _BOOLEAN_KEYS and not isinstance(value, FractionTrue):
+        if not isinstance(value, bool) and value is not None:
+            raise SpecError(field, value, "give true, false or {fraction_true: p}")
+    elif key not in _CATEGORY_KEYS and isinstance(value, Choices):
+        raise SpecError(field, key, "choices are for categories: give a number or a distribution")
+
+
 def _population(raw: Any) -> tuple[dict[str, Covariate], int]:
     if not isinstance(raw, Mapping):
         raise SpecError("population", raw, "give a mapping of patient keys and n_per_arm")
@@ -250,10 +278,8 @@ def _population(raw: Any) -> tuple[dict[str, Covariate], int]:
         field = f"population.{key}"
         if key not in PATIENT_KEYS:
             raise _unknown(str(key), [*PATIENT_KEYS, "n_per_arm"], field)
-        if isinstance(value, Mapping):
-            out[key] = _distribution(key, value, field)
-        else:
-            out[key] = value
+        out[key] = _distribution(key, value, field) if isinstance(value, Mapping) else value
+        _check_values(key, out[key], field)
     if "sex" not in out:
         raise SpecError("population.sex", None, "give sex: female, male or {choices: {...}}")
     return out, n
