@@ -7,6 +7,9 @@ nmol/L (nM), doses in mg at the boundary only. Every conversion below is exact a
 
 HOURS_PER_DAY = 24.0
 DAYS_PER_YEAR = 365.25
+# LDL cholesterol: mg/dL per mmol/L, from cholesterol's molar mass 386.65 g/mol (the factor
+# clinical laboratories use).
+LDL_MG_DL_PER_MMOL_L = 38.67
 NMOL_PER_MMOL = 1.0e6
 
 

@@ -29,12 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from sermsim.core.units import LDL_MG_DL_PER_MMOL_L
 from sermsim.outcomes.gail import incidence_at
 from sermsim.outcomes.parameters import OutcomeParameters
 
 FloatArray = NDArray[np.float64]
 PER_1000 = 1000.0
-LDL_MG_DL_PER_MMOL_L = 38.67  # cholesterol molar mass 386.65 g/mol: 1 mmol/L = 38.67 mg/dL
 
 # Base processes: each sampled once per person; the endpoints are built from them.
 PROCESSES = (
