@@ -77,3 +77,15 @@ def test_every_target_names_a_shipped_spec_and_a_trials_yaml_trial():
                 assert set(names) <= arms, (target.id, names)
         assert target.ci_low <= target.published <= target.ci_high, target.id
     assert len(not_compared()) > 10
+
+
+def test_an_infinite_number_needed_to_harm_is_null_and_outside():
+    import json
+    import math
+
+    from sermsim.trials.validate import Comparison
+
+    target = load_targets(["grady_vte_nnh"])[0]
+    row = validation_json([Comparison(target, math.inf)])["targets"][0]
+    assert row["simulated"] is None and row["within"] is False
+    json.dumps(row, allow_nan=False)

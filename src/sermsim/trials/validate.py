@@ -68,7 +68,8 @@ class Comparison:
             "id": t.id,
             "trial": t.trial,
             "endpoint": t.endpoint,
-            "simulated": float(f"{self.simulated:.4g}"),
+            # inf (a number needed to harm with no excess) is written as null.
+            "simulated": float(f"{self.simulated:.4g}") if math.isfinite(self.simulated) else None,
             "published": t.published,
             "ci_low": t.ci_low,
             "ci_high": t.ci_high,
