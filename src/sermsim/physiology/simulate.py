@@ -636,9 +636,9 @@ def simulate_batch(
     for regimen, stop_day in regimens:
         check_agents(regimen, engine.agents)
         per = []
-        for p, s in zip(people, seeds_p, strict=True):
-            n_days = max(1, math.ceil(horizon * DAYS_PER_YEAR))
-            a, _, _, _ = solve_arguments(p, (), horizon, engine, s)
+        n_days = max(1, math.ceil(horizon * DAYS_PER_YEAR))
+        for p, s, run_in in zip(people, seeds_p, built, strict=True):
+            a = dict(run_in[0])  # the person's arguments, with this regimen's drug input
             drug = drug_input(
                 regimen, engine, n_days + 1, cyp2d6=p.cyp2d6, seed=s, stop_day=stop_day
             )
