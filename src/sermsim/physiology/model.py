@@ -1,8 +1,9 @@
 """The physiology as one ODE system: a pure JAX function of (time, state, arguments).
 
 Time is in days from the start of treatment (negative during the natural-history run-in).
-The drug enters as daily-mean plasma concentrations per ligand and, for oral agents, the
-extra concentration of the portal blood the liver sees first. Receptor binding and the
+The drug enters as its plasma concentration per ligand at that instant and, for oral agents
+while a dose is absorbed, the extra concentration of the portal blood the liver sees first
+(see ``dosing.py``; the PK is linear and solved exactly by the engine). Receptor binding and the
 coregulator signal are algebraic (they equilibrate in minutes); what is integrated is what
 moves over days to years:
 
@@ -73,17 +74,6 @@ def ramp(x: Array, scale: Array) -> Array:
 def softplus(x: Array, scale: Array) -> Array:
     """A smooth max(x, 0) of width ``scale`` (keeps the right-hand side differentiable)."""
     return scale * jax.nn.softplus(x / scale)
-
-
-def drug_input(t: Array, args: Args) -> tuple[Array, Array]:
-    """Daily-mean plasma (L,) and extra portal (L,) concentrations, nM, at time ``t`` (days):
-    linear between day midpoints, zero before treatment."""
-    grid = args["input_t"]
-    tc = jnp.clip(t, grid[0], grid[-1])
-    plasma = jax.vmap(lambda c: jnp.interp(tc, grid, c), in_axes=1)(args["input_plasma"])
-    portal = jax.vmap(lambda c: jnp.interp(tc, grid, c), in_axes=1)(args["input_portal"])
-    on = (t > 0.0).astype(plasma.dtype)  # day 0 is the baseline: before the first dose
-    return plasma * on, portal * on
 
 
 def ovarian_capacity(age: Array, person: Args, p: Args) -> Array:
@@ -221,22 +211,24 @@ def liver_targets(sig: Array, p: Args) -> Array:
     )
 
 
-def _at(t: Array, y: Array, args: Args) -> tuple[Array, Array, Array, Array, Array]:
-    """Age, drug plasma input, endogenous estradiol (pg/mL), signals and drug occupancy at
-    one time and state: what both the right-hand side and the observation need."""
+def _at(
+    t: Array, y: Array, plasma: Array, portal: Array, args: Args
+) -> tuple[Array, Array, Array, Array]:
+    """Age, endogenous estradiol (pg/mL), signals and drug occupancy at one time, state and
+    drug input: what both the right-hand side and the observation need."""
     p, person = args["p"], args["person"]
     age = person["age0"] + t / DAYS_PER_YEAR
-    plasma, portal = drug_input(t, args)
     e2_pg = estradiol_pg_ml(y, age, person, p)
     local = hypothalamic_local_estradiol(y, person, p)
     sig, occ = signals(e2_pg * args["ligands"]["pg_ml_to_nM"], plasma, portal, args, local)
-    return age, plasma, e2_pg, sig, occ
+    return age, e2_pg, sig, occ
 
 
-def rhs(t: Array, y: Array, args: Args) -> Array:
-    """dy/dt (per day)."""
+def rhs(t: Array, y: Array, plasma: Array, portal: Array, args: Args) -> Array:
+    """dy/dt (per day) at time ``t`` (days), state ``y`` and the drug's total plasma and extra
+    liver-inflow concentrations (nM, per ligand; the estradiol entry is the drug's only)."""
     p, person = args["p"], args["person"]
-    age, plasma, _, sig, _ = _at(t, y, args)
+    age, _, sig, _ = _at(t, y, plasma, portal, args)
     tau = {k: p[f"time_scales.{k}"] for k in _TIME_SCALES}
     dy = jnp.zeros_like(y)
 
@@ -312,10 +304,10 @@ _TIME_SCALES = (
 )
 
 
-def observe(t: Array, y: Array, args: Args) -> dict[str, Array]:
-    """Biomarkers, signals and drug occupancy at one time (for saved states)."""
+def observe(t: Array, y: Array, plasma: Array, portal: Array, args: Args) -> dict[str, Array]:
+    """Biomarkers, signals and drug occupancy at one time, state and drug input."""
     p, person = args["p"], args["person"]
-    age, plasma, e2_pg, sig, occ = _at(t, y, args)
+    age, e2_pg, sig, occ = _at(t, y, plasma, portal, args)
     female = person["female"] > 0.5
     out: dict[str, Array] = {
         "signal": sig,

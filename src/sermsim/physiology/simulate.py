@@ -1,12 +1,11 @@
 """Simulate one person on one regimen over years: `sermsim simulate`.
 
-The run has two parts solved as one ODE: a drug-free natural-history run-in of
-:data:`RUN_IN_YEARS` before day 0 (so that every slow state — the thermoregulatory set point,
-the bone estrogen memory, the HPG axis across the transition — is where this person's history
-put it, while her measured BMD is held), then the regimen from day 0. The PK is solved exactly
-(hourly, dose by dose, missed doses included) and enters as daily means; binding and signals are
-algebraic; the rest is integrated by diffrax's Kvaerno5 (an L-stable implicit Runge-Kutta method)
-with an adaptive step.
+The run has two parts: a drug-free natural-history run-in of :data:`RUN_IN_YEARS` before
+day 0 (so that every slow state — the thermoregulatory set point, the bone estrogen memory, the
+HPG axis across the transition — is where this person's history put it, while her measured BMD
+is held), then the regimen from day 0. Both run on the population engine (``integrate.py``):
+the PK exactly (dose by dose, missed doses included), binding and signals algebraically at the
+instantaneous concentrations, the rest with fixed Runge-Kutta steps of a few hours.
 """
 
 from __future__ import annotations
@@ -14,10 +13,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
-import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -29,19 +27,16 @@ from sermsim.agents import load_agents
 from sermsim.agents.model import Agent
 from sermsim.agents.regimen import Regimen, check_agents, regimen_label
 from sermsim.core.errors import NumericalError, SpecError
-from sermsim.core.units import DAYS_PER_YEAR, HOURS_PER_DAY, mg_to_nmol, pg_per_ml_to_nmol_per_l
-from sermsim.physiology import model
+from sermsim.core.units import DAYS_PER_YEAR, pg_per_ml_to_nmol_per_l
+from sermsim.physiology import integrate, model
+from sermsim.physiology.dosing import RegimenPK, regimen_pk
 from sermsim.physiology.parameters import (
     Physiology,
     extended_exposure,
     load_physiology,
-    portal_fractions,
     signals_with_estradiol,
 )
 from sermsim.physiology.patient import Patient
-from sermsim.pk.model import build_pk, cyp2d6_activity
-from sermsim.pk.solve import dose_times, doses_taken
-from sermsim.pk.solve import simulate as simulate_pk
 from sermsim.receptor.exposure import TISSUES
 from sermsim.receptor.ligands import ESTRADIOL
 from sermsim.selectivity.profile import Context
@@ -52,9 +47,6 @@ LAB_FLOOR_FRACTION = 0.1
 SILENT_OVARY = 0.02
 RUN_IN_YEARS = 12.0  # natural-history run-in: > 3 time constants of the slowest memory (4 y)
 MAX_YEARS = 60.0  # input sanity bound (not science)
-SOLVER_RTOL = 1e-6
-SOLVER_ATOL = 1e-8
-MAX_STEPS = 200_000
 
 BIOMARKERS: dict[str, tuple[str, str, str]] = {
     # name: (units, long name, panel)
@@ -283,78 +275,6 @@ def initial_bmd(patient: Patient, p: Mapping[str, float]) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The drug input
-
-
-@dataclass(frozen=True)
-class DrugInput:
-    days: NDArray[np.float64]  # (N,) day midpoints
-    plasma_nM: NDArray[np.float64]  # (N, L) daily-mean total plasma concentration per ligand
-    portal_nM: NDArray[np.float64]  # (N, L) daily-mean extra concentration in the liver's inflow
-    moieties: tuple[str, ...]  # the regimen's moieties (for the output)
-
-
-PK_STEP_H = 0.25  # the PK grid; dose times are taken to the nearest quarter hour (see below)
-
-
-def _on_grid(times_h: NDArray[np.float64], step_h: float) -> NDArray[np.float64]:
-    """Dose times moved to the nearest point of the PK grid: at most 7.5 minutes, which moves
-    a daily mean concentration by a fraction of a percent for every agent here."""
-    return np.asarray(np.round(np.asarray(times_h) / step_h) * step_h, dtype=np.float64)
-
-
-def drug_input(
-    regimen: Regimen,
-    engine: Engine,
-    n_days: int,
-    *,
-    cyp2d6: str = "normal",
-    seed: int = 0,
-    stop_day: float | None = None,
-) -> DrugInput:
-    """Daily-mean concentrations of every ligand over ``n_days``, with doses missed at random
-    (keyed by ``seed``) where adherence is below 1; no dose is taken from ``stop_day`` on."""
-    lig = engine.context.ligands
-    plasma = np.zeros((n_days, lig.n))
-    portal = np.zeros((n_days, lig.n))
-    t_end_h = n_days * HOURS_PER_DAY
-    step = PK_STEP_H
-    per_day = round(HOURS_PER_DAY / step)
-    fractions = portal_fractions()
-    q_h = engine.physiology["liver.hepatic_blood_flow"]
-    activity = cyp2d6_activity(cyp2d6)
-    rng = np.random.default_rng(seed)
-    moieties: list[str] = []
-    for d in regimen:
-        agent = engine.agents[d.agent]
-        times = _on_grid(dose_times(d, t_end_h), step)
-        times = times[times < t_end_h]
-        if stop_day is not None:
-            times = times[times < stop_day * HOURS_PER_DAY]
-        if d.adherence < 1.0:
-            times = times[doses_taken(len(times), d.adherence, rng)]
-        pk = build_pk(agent, activity)
-        _, states = simulate_pk(pk, times, np.full(len(times), d.dose_mg), t_end_h, step)
-        conc = pk.concentrations(states)  # (n_days * per_day, M)
-        daily = conc[: n_days * per_day].reshape(n_days, per_day, -1).mean(axis=1)
-        for j, moiety in enumerate(pk.moieties):
-            if moiety in lig.ids:
-                plasma[:, lig.index(moiety)] += daily[:, j]
-                if moiety not in moieties:
-                    moieties.append(moiety)
-        # First pass: the absorbed flux of each dosed moiety mixed into hepatic blood flow.
-        taken_per_day = (
-            np.bincount((times // HOURS_PER_DAY).astype(int), minlength=n_days)[:n_days] * d.dose_mg
-        )
-        nmol = mg_to_nmol(1.0, agent.dose_molecular_weight)
-        for moiety, fraction in agent.administered:
-            if moiety in lig.ids:
-                flux = taken_per_day * nmol * fraction * fractions.get(d.agent, 0.0)
-                portal[:, lig.index(moiety)] += flux / HOURS_PER_DAY / q_h
-    return DrugInput(np.arange(n_days, dtype=np.float64) + 0.5, plasma, portal, tuple(moieties))
-
-
-# ---------------------------------------------------------------------------------------------
 # The solve
 
 
@@ -415,55 +335,57 @@ def initial_state(person: Mapping[str, float], bmd: Mapping[str, float], p: Any)
     return y
 
 
-STEPS_PER_YEAR = 20_000  # solver step budget: every-other-day dosing needs about 8,400 a year
-
-
-@partial(jax.jit, static_argnames="max_steps")
-def _solve(
-    args: dict[str, Any], y0: jax.Array, t0: jax.Array, ts: jax.Array, max_steps: int = MAX_STEPS
-) -> Any:
-    sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(model.rhs),  # type: ignore[arg-type]
-        diffrax.Kvaerno5(),
-        t0=t0,
-        t1=ts[-1],
-        dt0=1.0,
-        y0=y0,
-        args=args,
-        saveat=diffrax.SaveAt(ts=ts),
-        # The regimen starts at t = 0: no step straddles that jump in the drug input.
-        stepsize_controller=diffrax.ClipStepSizeController(
-            diffrax.PIDController(rtol=SOLVER_RTOL, atol=SOLVER_ATOL), jump_ts=jnp.array([0.0])
-        ),
-        max_steps=max_steps,
-        throw=False,
-    )
-    observed = jax.vmap(model.observe, in_axes=(0, 0, None))(sol.ts, sol.ys, args)
-    return sol.ys, observed, sol.result, sol.stats["num_steps"]
-
-
-def solve_arguments(
-    patient: Patient, regimen: Regimen, years: float, engine: Engine, seed: int = 0
-) -> tuple[dict[str, Any], NDArray[np.float64], DrugInput, int]:
-    """Everything the jitted solve takes, for one person and regimen."""
-    n_days = max(1, math.ceil(years * DAYS_PER_YEAR))
-    drug = drug_input(regimen, engine, n_days + 1, cyp2d6=patient.cyp2d6, seed=seed)
+def model_arguments(patient: Patient, regimen: Regimen, engine: Engine) -> dict[str, Any]:
+    """The constants of one person's equations (everything but the PK)."""
     person = person_arguments(patient, engine)
-    p = engine.physiology.values
-    y0 = initial_state(person, initial_bmd(patient, p), p)
-    args = {
-        "p": {k: jnp.asarray(v) for k, v in p.items()},
+    return {
+        "p": {k: jnp.asarray(v) for k, v in engine.physiology.values.items()},
         "person": {k: jnp.asarray(v) for k, v in person.items()},
         "ligands": _ligand_arguments(engine),
         "tissues": engine.physiology.tissues,
-        "input_t": jnp.asarray(drug.days),
-        "input_plasma": jnp.asarray(drug.plasma_nM),
-        "input_portal": jnp.asarray(drug.portal_nM),
         "has_mpa": jnp.asarray(
             float(any(d.agent == "medroxyprogesterone_acetate" for d in regimen))
         ),
     }
-    return args, y0, drug, n_days
+
+
+def start_state(patient: Patient, engine: Engine) -> NDArray[np.float64]:
+    """The run-in's rough start for this person."""
+    p = engine.physiology.values
+    return initial_state(person_arguments(patient, engine), initial_bmd(patient, p), p)
+
+
+def regimen_system(
+    regimen: Regimen,
+    engine: Engine,
+    n_days: int,
+    *,
+    cyp2d6: str = "normal",
+    seed: int = 0,
+    stop_day: float | None = None,
+) -> RegimenPK:
+    """The regimen's PK for one person, its doses counted per day."""
+    return regimen_pk(
+        regimen,
+        engine.agents,
+        engine.context.ligands.ids,
+        engine.physiology["liver.hepatic_blood_flow"],
+        n_days,
+        cyp2d6=cyp2d6,
+        seed=seed,
+        stop_day=stop_day,
+    )
+
+
+def day_zero(patients: list[Patient], engine: Engine) -> jax.Array:
+    """Every person's state at the start of treatment, after the drug-free run-in."""
+    args = _stack([model_arguments(p, (), engine) for p in patients])
+    y0 = jnp.stack([jnp.asarray(start_state(p, engine)) for p in patients])
+    t0 = jnp.asarray(-RUN_IN_YEARS * DAYS_PER_YEAR)
+    y = integrate.run_in_batch(args, y0, t0, integrate.run_in_steps(RUN_IN_YEARS))
+    if not bool(jnp.all(jnp.isfinite(y))):
+        raise NumericalError("run-in: a state is not finite; please report")
+    return y
 
 
 def simulate(
@@ -485,29 +407,42 @@ def simulate(
     if not (0 < years <= MAX_YEARS) or not math.isfinite(years):
         raise SpecError("years", years, f"give a number of years in (0, {MAX_YEARS:g}]")
     check_agents(regimen, engine.agents)
-    args, y0, drug, n_days = solve_arguments(patient, regimen, years, engine, seed)
-    ts = jnp.arange(n_days + 1, dtype=jnp.float64)
-    t0 = jnp.asarray(-RUN_IN_YEARS * DAYS_PER_YEAR)
-    budget = max(MAX_STEPS, math.ceil((years + RUN_IN_YEARS) * STEPS_PER_YEAR))
-    _ys, observed, result, _ = _solve(args, jnp.asarray(y0), t0, ts, max_steps=budget)
-    if not bool(result == diffrax.RESULTS.successful):
-        raise NumericalError(
-            f"simulate {regimen_label(regimen)}: the ODE solver failed ({result}); please report"
-        )
-    return _dataset(patient, regimen, years, ts, observed, drug, engine)
+    n_days = max(1, math.ceil(years * DAYS_PER_YEAR))
+    grid = integrate.grid_for(n_days, 1.0)
+    reg = regimen_system(regimen, engine, grid.n_days + 1, cyp2d6=patient.cyp2d6, seed=seed)
+    y0 = day_zero([patient], engine)
+    args = _stack([model_arguments(patient, regimen, engine)])
+    pk = _stack([integrate.pk_arguments(reg, grid.n_days)])
+    observed = integrate.treat_batch(args, pk, y0, grid.n_saves, grid.stride, OBSERVED)
+    observed = {k: v[0] for k, v in observed.items()}
+    moieties = _moieties(regimen, engine)
+    return _dataset(patient, regimen, years, grid.save_days, observed, moieties, engine)
+
+
+OBSERVED = ("signal", "drug_occupancy", "unbound_nM", *BIOMARKERS)
+
+
+def _moieties(regimen: Regimen, engine: Engine) -> tuple[str, ...]:
+    """The regimen's ligands, in the order its agents form them."""
+    out: list[str] = []
+    for d in regimen:
+        for m in engine.agents[d.agent].moiety_ids():
+            if m in engine.context.ligands.ids and m not in out:
+                out.append(m)
+    return tuple(out)
 
 
 def _dataset(
     patient: Patient,
     regimen: Regimen,
     years: float,
-    ts: jax.Array,
+    ts: NDArray[np.float64],
     observed: Mapping[str, jax.Array],
-    drug: DrugInput,
+    moieties: tuple[str, ...],
     engine: Engine,
 ) -> xr.Dataset:
     lig = engine.context.ligands
-    idx = [lig.index(m) for m in drug.moieties]
+    idx = [lig.index(m) for m in moieties]
     unbound = np.asarray(observed["unbound_nM"])[:, idx]
     data: dict[str, Any] = {
         "signal": (("time", "tissue"), np.asarray(observed["signal"])[:, : len(TISSUES)]),
@@ -521,7 +456,7 @@ def _dataset(
         data[name] = ("time", np.array(observed[name], dtype=np.float64))
     ds = xr.Dataset(
         data,
-        coords={"time": np.asarray(ts), "tissue": list(TISSUES), "moiety": list(drug.moieties)},
+        coords={"time": np.asarray(ts), "tissue": list(TISSUES), "moiety": list(moieties)},
     )
     reasons = _not_applicable(patient)
     for name, (units, long_name, panel) in BIOMARKERS.items():
@@ -585,7 +520,7 @@ def _horizon_bucket(years: float) -> float:
 
 
 def _stack(trees: list[Any]) -> Any:
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *trees)
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *trees)
 
 
 def simulate_batch(
@@ -598,7 +533,7 @@ def simulate_batch(
     engine: Engine | None = None,
     seeds: list[int] | None = None,
 ) -> list[dict[str, NDArray[np.float64]]]:
-    """Several people on several regimens, saved at ``save_days``: one vmapped solve per
+    """Several people on several regimens, saved at ``save_days``: one vmapped engine run per
     regimen. Each regimen is ``(doses, stop_day)``: doses stop at ``stop_day`` (the follow-up
     goes on). The drug-free run-in is solved once per person and shared by every regimen.
 
@@ -611,58 +546,43 @@ def simulate_batch(
     padded = -(-n // BATCH_BUCKET) * BATCH_BUCKET
     people = [*patients, *[patients[-1]] * (padded - n)]
     seeds_p = [*seeds, *[seeds[-1]] * (padded - n)]
-    # The solve runs on a horizon bucket (1, 2, 4, 8, 16 ... years) saved monthly, and is
-    # interpolated onto save_days: one compiled program serves every horizon in a bucket.
+    # The engine runs on a horizon bucket (1, 2, 4, 8, 16 ... years) saved about twice a
+    # month, and is interpolated onto save_days: one compiled program serves every horizon
+    # in a bucket.
     horizon = _horizon_bucket(years)
-    grid = jnp.linspace(0.0, horizon * DAYS_PER_YEAR, round(horizon * SAVES_PER_YEAR) + 1)
-    t0 = jnp.asarray(-RUN_IN_YEARS * DAYS_PER_YEAR)
-    built = [
-        solve_arguments(p, (), horizon, engine, s) for p, s in zip(people, seeds_p, strict=True)
-    ]
-    args = _stack([b[0] for b in built])
-    y0 = jnp.stack([jnp.asarray(b[1]) for b in built])
-    budget = max(MAX_STEPS, math.ceil(RUN_IN_YEARS * STEPS_PER_YEAR))
-    ys0, _, result0, _ = jax.vmap(_solve, in_axes=(0, 0, None, None, None))(
-        args, y0, t0, jnp.asarray([0.0]), budget
-    )
-    if not bool(jnp.all(result0 == diffrax.RESULTS.successful)):
-        raise NumericalError("simulate_batch: the run-in failed for someone; please report")
-    day0 = ys0[:, 0, :]
-    ts = grid
-    budget = max(MAX_STEPS, math.ceil(horizon * STEPS_PER_YEAR))
+    grid = integrate.grid_for(horizon * DAYS_PER_YEAR, DAYS_PER_YEAR / SAVES_PER_YEAR)
+    day0 = day_zero(people, engine)
     save = np.asarray(save_days, dtype=np.float64)
     out: list[dict[str, NDArray[np.float64]]] = []
-    tissue = {f"signal:{t}": i for i, t in enumerate(TISSUES)}
     for regimen, stop_day in regimens:
         check_agents(regimen, engine.agents)
-        per = []
-        n_days = max(1, math.ceil(horizon * DAYS_PER_YEAR))
-        for p, s, run_in in zip(people, seeds_p, built, strict=True):
-            a = dict(run_in[0])  # the person's arguments, with this regimen's drug input
-            drug = drug_input(
-                regimen, engine, n_days + 1, cyp2d6=p.cyp2d6, seed=s, stop_day=stop_day
-            )
-            a["input_plasma"] = jnp.asarray(drug.plasma_nM)
-            a["input_portal"] = jnp.asarray(drug.portal_nM)
-            a["input_t"] = jnp.asarray(drug.days)
-            a["has_mpa"] = jnp.asarray(
-                float(any(d.agent == "medroxyprogesterone_acetate" for d in regimen))
-            )
-            per.append(a)
-        _, observed, result, _ = jax.vmap(_solve, in_axes=(0, 0, None, None, None))(
-            _stack(per), day0, jnp.asarray(0.0), ts, budget
+        args = _stack([model_arguments(p, regimen, engine) for p in people])
+        pk = _stack(
+            [
+                integrate.pk_arguments(
+                    regimen_system(
+                        regimen,
+                        engine,
+                        grid.n_days + 1,
+                        cyp2d6=p.cyp2d6,
+                        seed=s,
+                        stop_day=stop_day,
+                    ),
+                    grid.n_days,
+                )
+                for p, s in zip(people, seeds_p, strict=True)
+            ]
         )
-        if not bool(jnp.all(result == diffrax.RESULTS.successful)):
-            raise NumericalError(
-                f"simulate_batch {regimen_label(regimen)}: the ODE solver failed; please report"
-            )
+        observed = integrate.treat_batch(args, pk, day0, grid.n_saves, grid.stride, outputs)
         values: dict[str, NDArray[np.float64]] = {}
+        g = grid.save_days
         for name in outputs:
-            if name in tissue:
-                arr = np.asarray(observed["signal"])[:n, :, tissue[name]]
-            else:
-                arr = np.asarray(observed[name])[:n]
-            g = np.asarray(grid)
-            values[name] = np.stack([np.interp(save, g, row) for row in np.asarray(arr, float)])
+            arr = np.asarray(observed[name], dtype=np.float64)[:n]
+            if not np.all(np.isfinite(arr) | np.isnan(arr[:, :1])):
+                raise NumericalError(
+                    f"simulate_batch {regimen_label(regimen)}: {name} is not finite; "
+                    "please report"
+                )
+            values[name] = np.stack([np.interp(save, g, row) for row in arr])
         out.append(values)
     return out

@@ -1,0 +1,190 @@
+"""The population engine: many people's whole physiology as one jitted, vmapped JAX program.
+
+The model has three speeds, and each is handled at its own cost (DESIGN.md, *Engine and
+scale*):
+
+* **PK** is linear: across a day ``x(d+1) = expm(K T) x(d)`` exactly, and the day's mean is
+  ``M x(d)`` (``dosing.day_mean_matrix``); the doses of a day are added at its start. The
+  engine carries ``x`` through a ``lax.scan``: no ODE solver, no error beyond rounding.
+* **Binding and coregulator signals** equilibrate in minutes: they are algebraic functions of
+  the day's mean concentrations (``model.signals``), evaluated where the integrator asks.
+* **The physiology** (HPG axis, days; tissues, weeks to months; bone, years) has no time
+  constant under a day and its drug input is constant within a day, so it takes
+  :data:`SUBSTEPS` classical fourth-order Runge-Kutta steps a day; a day's boundary, where
+  the input jumps, is always a step boundary. The drug-free run-in before treatment takes
+  the same steps.
+
+Outputs are saved every ``stride`` days and reduced to the names asked for, so memory grows
+with (people x saves x outputs), never with steps. Every shortcut is checked against a tight
+adaptive solve of the full system (PK as ODEs, diffrax Kvaerno5 at rtol 1e-8) in
+``tests/physiology/test_engine_reference.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from numpy.typing import NDArray
+from scipy.linalg import expm
+
+from sermsim.core import engine as _engine  # noqa: F401  (float64)
+from sermsim.core.units import DAYS_PER_YEAR, HOURS_PER_DAY
+from sermsim.physiology import model
+from sermsim.physiology.dosing import RegimenPK, day_mean_matrix
+
+# Numerical setting of the engine (not science); its accuracy is measured in the tests
+# against the tight reference, and in `sermsim bench` against libRoadRunner.
+SUBSTEPS = 2  # Runge-Kutta steps a day (h = 12 h against a fastest time constant of 1 day)
+
+Args = dict[str, Any]
+
+
+def _rk4(
+    f: Callable[[jax.Array, jax.Array, jax.Array, jax.Array], jax.Array],
+    t: jax.Array,
+    y: jax.Array,
+    h: jax.Array,
+    inputs: tuple[tuple[jax.Array, jax.Array], ...],
+) -> jax.Array:
+    """One classical Runge-Kutta step; ``inputs`` are the drug at t, t + h/2 and t + h."""
+    (c0, q0), (c1, q1), (c2, q2) = inputs
+    k1 = f(t, y, c0, q0)
+    k2 = f(t + 0.5 * h, y + 0.5 * h * k1, c1, q1)
+    k3 = f(t + 0.5 * h, y + 0.5 * h * k2, c1, q1)
+    k4 = f(t + h, y + h * k3, c2, q2)
+    return y + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+
+def run_in(args: Args, y0: jax.Array, t0: jax.Array, n_steps: int) -> jax.Array:
+    """The drug-free natural history from ``t0`` (days, negative) to day 0 for one person,
+    in ``n_steps`` equal steps."""
+    h = -t0 / n_steps
+    n_lig = args["ligands"]["kd"].shape[0]
+    none = jnp.zeros(n_lig)
+    inputs = ((none, none),) * 3
+
+    def f(t: jax.Array, y: jax.Array, c: jax.Array, q: jax.Array) -> jax.Array:
+        return model.rhs(t, y, c, q, args)
+
+    def step(y: jax.Array, k: jax.Array) -> tuple[jax.Array, None]:
+        return _rk4(f, t0 + k * h, y, h, inputs), None
+
+    y, _ = jax.lax.scan(step, y0, jnp.arange(n_steps, dtype=y0.dtype))
+    return y
+
+
+Observer = Callable[[jax.Array, jax.Array, jax.Array, jax.Array, Args], dict[str, jax.Array]]
+
+
+def treat(
+    args: Args,
+    pk: Args,
+    y0: jax.Array,
+    n_saves: int,
+    stride: int,
+    outputs: tuple[str, ...],
+) -> dict[str, jax.Array]:
+    """One person from day 0 under a regimen: ``{output: (n_saves + 1, ...)}`` saved at
+    days ``0, stride, 2 stride, ...``: the states at the start of the day, the drug as that
+    day's mean, except on day 0, the untreated baseline. ``pk`` holds the day's propagator
+    ``E``, the day-mean matrices ``CM`` and ``PM`` to plasma and portal concentrations, the
+    dose increments ``B`` (lines, n) and the doses taken each day ``counts`` (lines, days + 1)."""
+    h = 1.0 / SUBSTEPS
+    E, CM, PM = pk["E"], pk["CM"], pk["PM"]
+
+    def f(t: jax.Array, y: jax.Array, c: jax.Array, q: jax.Array) -> jax.Array:
+        return model.rhs(t, y, c, q, args)
+
+    def dosed(x: jax.Array, d: jax.Array) -> jax.Array:
+        return x + pk["counts"][:, d].astype(x.dtype) @ pk["B"]  # the day's doses
+
+    def day(carry: tuple[jax.Array, jax.Array], d: jax.Array) -> tuple[Any, None]:
+        y, x = carry
+        x = dosed(x, d)
+        c, q = CM @ x, PM @ x
+        inputs = ((c, q),) * 3
+        for i in range(SUBSTEPS):
+            y = _rk4(f, d + i * h, y, jnp.asarray(h, y.dtype), inputs)
+        return (y, E @ x), None
+
+    def observe(t: jax.Array, y: jax.Array, x: jax.Array) -> dict[str, jax.Array]:
+        obs = model.observe(t, y, CM @ x, PM @ x, args)
+        return {k: _pick(obs, k) for k in outputs}
+
+    def save(carry: tuple[jax.Array, jax.Array], j: jax.Array) -> tuple[Any, Any]:
+        carry, _ = jax.lax.scan(day, carry, j * stride + jnp.arange(stride))
+        y, x = carry
+        d = (j + 1) * stride
+        return carry, observe(d.astype(y.dtype), y, dosed(x, d))
+
+    x0 = jnp.zeros(E.shape[0], dtype=y0.dtype)
+    first = observe(jnp.zeros((), y0.dtype), y0, x0)
+    _, saved = jax.lax.scan(save, (y0, x0), jnp.arange(n_saves))
+    return {k: jnp.concatenate([first[k][None], saved[k]], axis=0) for k in outputs}
+
+
+def _pick(obs: dict[str, jax.Array], name: str) -> jax.Array:
+    """An observed array by name; ``signal:<row>`` picks one row of the signals."""
+    if name.startswith("signal:"):
+        return obs["signal"][model.ROW[name.split(":", 1)[1]]]
+    return obs[name]
+
+
+@partial(jax.jit, static_argnames=("n_steps",))
+def run_in_batch(args: Args, y0: jax.Array, t0: jax.Array, n_steps: int) -> jax.Array:
+    return jax.vmap(run_in, in_axes=(0, 0, None, None))(args, y0, t0, n_steps)
+
+
+@partial(jax.jit, static_argnames=("n_saves", "stride", "outputs"))
+def treat_batch(
+    args: Args, pk: Args, y0: jax.Array, n_saves: int, stride: int, outputs: tuple[str, ...]
+) -> dict[str, jax.Array]:
+    return jax.vmap(treat, in_axes=(0, 0, 0, None, None, None))(
+        args, pk, y0, n_saves, stride, outputs
+    )
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The treatment days of a run: ``n_saves`` saves every ``stride`` days."""
+
+    stride: int
+    n_saves: int
+
+    @property
+    def n_days(self) -> int:
+        return self.stride * self.n_saves
+
+    @property
+    def save_days(self) -> NDArray[np.float64]:
+        return np.arange(self.n_saves + 1, dtype=np.float64) * self.stride
+
+
+def grid_for(days: float, save_every_days: float) -> Grid:
+    """Saves every ``save_every_days`` (rounded to whole days) covering ``days``."""
+    stride = max(1, round(save_every_days))
+    return Grid(stride, max(1, math.ceil(days / stride - 1e-9)))
+
+
+def run_in_steps(years: float) -> int:
+    return max(1, math.ceil(years * DAYS_PER_YEAR * SUBSTEPS))
+
+
+def pk_arguments(reg: RegimenPK, n_days: int) -> Args:
+    """The engine's PK inputs for one person."""
+    return {
+        "E": expm(reg.K * HOURS_PER_DAY),
+        "CM": reg.plasma @ day_mean_matrix(reg.K),
+        "PM": reg.portal @ day_mean_matrix(reg.K),
+        "B": np.stack([line.amount for line in reg.lines])
+        if reg.lines
+        else np.zeros((1, reg.n_states)),
+        "counts": reg.day_counts(n_days + 1),  # the last save shows its day's doses
+    }
