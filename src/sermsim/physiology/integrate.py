@@ -137,16 +137,25 @@ def _pick(obs: dict[str, jax.Array], name: str) -> jax.Array:
     return obs[name]
 
 
+def person_axes(args: Args) -> dict[str, int | None]:
+    """vmap over the people's own constants only; the shared ones stay unbatched (so XLA
+    computes what depends on them alone once, outside the time loop)."""
+    return {k: (0 if k == "person" else None) for k in args}
+
+
 @partial(jax.jit, static_argnames=("n_steps",))
 def run_in_batch(args: Args, y0: jax.Array, t0: jax.Array, n_steps: int) -> jax.Array:
-    return jax.vmap(run_in, in_axes=(0, 0, None, None))(args, y0, t0, n_steps)
+    """:func:`run_in` for people stacked along the first axis of ``args["person"]``."""
+    return jax.vmap(run_in, in_axes=(person_axes(args), 0, None, None))(args, y0, t0, n_steps)
 
 
 @partial(jax.jit, static_argnames=("n_saves", "stride", "outputs"))
 def treat_batch(
     args: Args, pk: Args, y0: jax.Array, n_saves: int, stride: int, outputs: tuple[str, ...]
 ) -> dict[str, jax.Array]:
-    return jax.vmap(treat, in_axes=(0, 0, 0, None, None, None))(
+    """:func:`treat` for people stacked along the first axis of ``args["person"]``, ``pk``
+    and ``y0``."""
+    return jax.vmap(treat, in_axes=(person_axes(args), 0, 0, None, None, None))(
         args, pk, y0, n_saves, stride, outputs
     )
 

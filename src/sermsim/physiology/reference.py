@@ -96,9 +96,11 @@ def reference_simulate(
     seed: int = 0,
     tol: Tolerances = TIGHT,
     pk_tol: Tolerances = PK_TIGHT,
+    day0: NDArray[np.float64] | None = None,
 ) -> dict[str, NDArray[np.float64]]:
     """Every biomarker of ``simulate.BIOMARKERS`` at days ``0 .. days`` (day 0 the untreated
-    baseline; day d the state at its start with day d's mean drug input, as the engine)."""
+    baseline; day d the state at its start with day d's mean drug input, as the engine).
+    With ``day0`` (the state at the start of treatment) the run-in is not solved again."""
     from sermsim.physiology.simulate import BIOMARKERS
 
     engine = engine or default_engine()
@@ -106,9 +108,7 @@ def reference_simulate(
     reg = regimen_system(regimen, engine, days + 1, cyp2d6=patient.cyp2d6, seed=seed)
     counts = reg.day_counts(days + 1).astype(float)
     amounts = (
-        np.stack([line.amount for line in reg.lines])
-        if reg.lines
-        else np.zeros((1, reg.n_states))
+        np.stack([line.amount for line in reg.lines]) if reg.lines else np.zeros((1, reg.n_states))
     )
     _, mean_x = pk_day_means(reg.K, counts.T @ amounts, pk_tol)
     plasma = mean_x @ reg.plasma.T  # (days + 1, L)
@@ -138,7 +138,10 @@ def reference_simulate(
         return sol.y[:, -1]
 
     none = np.zeros(n_lig)
-    y = solve(-RUN_IN_YEARS * DAYS_PER_YEAR, 0.0, start_state(patient, engine), none, none)
+    if day0 is None:
+        y = solve(-RUN_IN_YEARS * DAYS_PER_YEAR, 0.0, start_state(patient, engine), none, none)
+    else:
+        y = np.asarray(day0, dtype=np.float64)
     rows = [obs(0.0, y, none, none)]
     for d in range(days):
         y = solve(float(d), float(d + 1), y, plasma[d], portal[d])

@@ -278,21 +278,30 @@ def initial_bmd(patient: Patient, p: Mapping[str, float]) -> dict[str, float]:
 # The solve
 
 
-def _ligand_arguments(engine: Engine) -> dict[str, Any]:
+def regimen_ligands(regimen: Regimen, engine: Engine) -> tuple[str, ...]:
+    """The ligands a regimen puts in play, estradiol first: a ligand that is absent holds no
+    receptor, so the binding competition is computed over these alone (exactly)."""
     lig = engine.context.ligands
+    moieties = {m for d in regimen for m in engine.agents[d.agent].moiety_ids()}
+    return (ESTRADIOL, *(m for m in lig.ids if m in moieties and m != ESTRADIOL))
+
+
+def _ligand_arguments(engine: Engine, ids: tuple[str, ...]) -> dict[str, Any]:
+    lig = engine.context.ligands
+    idx = np.array([lig.index(m) for m in ids])
     uptake, local = extended_exposure(engine.context)
     mpa = "medroxyprogesterone_acetate"
     return {
-        "kd": jnp.asarray(lig.kd),
-        "coactivator": jnp.asarray(lig.coactivator),
-        "corepressor": jnp.asarray(lig.corepressor),
-        "available": jnp.asarray(lig.available_fraction),
-        "unbound": jnp.asarray(lig.available_fraction),
-        "partition": jnp.asarray(lig.tissue_partition),
+        "kd": jnp.asarray(lig.kd[idx]),
+        "coactivator": jnp.asarray(lig.coactivator[idx]),
+        "corepressor": jnp.asarray(lig.corepressor[idx]),
+        "available": jnp.asarray(lig.available_fraction[idx]),
+        "unbound": jnp.asarray(lig.available_fraction[idx]),
+        "partition": jnp.asarray(lig.tissue_partition[idx]),
         "e2_uptake": jnp.asarray(uptake),
         "e2_local": jnp.asarray(local),
         "pg_ml_to_nM": pg_per_ml_to_nmol_per_l(1.0, lig.molecular_weight[lig.index(ESTRADIOL)]),
-        "mpa_index": lig.index(mpa) if mpa in lig.ids else 0,
+        "mpa_index": ids.index(mpa) if mpa in ids else 0,
     }
 
 
@@ -335,18 +344,33 @@ def initial_state(person: Mapping[str, float], bmd: Mapping[str, float], p: Any)
     return y
 
 
-def model_arguments(patient: Patient, regimen: Regimen, engine: Engine) -> dict[str, Any]:
-    """The constants of one person's equations (everything but the PK)."""
-    person = person_arguments(patient, engine)
+def shared_arguments(regimen: Regimen, engine: Engine) -> dict[str, Any]:
+    """The constants of the equations everyone on a regimen shares."""
     return {
         "p": {k: jnp.asarray(v) for k, v in engine.physiology.values.items()},
-        "person": {k: jnp.asarray(v) for k, v in person.items()},
-        "ligands": _ligand_arguments(engine),
+        "ligands": _ligand_arguments(engine, regimen_ligands(regimen, engine)),
         "tissues": engine.physiology.tissues,
         "has_mpa": jnp.asarray(
             float(any(d.agent == "medroxyprogesterone_acetate" for d in regimen))
         ),
     }
+
+
+def model_arguments(patient: Patient, regimen: Regimen, engine: Engine) -> dict[str, Any]:
+    """The constants of one person's equations (everything but the PK)."""
+    person = person_arguments(patient, engine)
+    return {
+        **shared_arguments(regimen, engine),
+        "person": {k: jnp.asarray(v) for k, v in person.items()},
+    }
+
+
+def batch_arguments(patients: list[Patient], regimen: Regimen, engine: Engine) -> dict[str, Any]:
+    """:func:`model_arguments` for many people: shared constants once, the people's stacked
+    (the engine vmaps over ``person`` only)."""
+    people = [person_arguments(p, engine) for p in patients]
+    stacked = {k: jnp.asarray(np.array([d[k] for d in people])) for k in people[0]}
+    return {**shared_arguments(regimen, engine), "person": stacked}
 
 
 def start_state(patient: Patient, engine: Engine) -> NDArray[np.float64]:
@@ -368,7 +392,7 @@ def regimen_system(
     return regimen_pk(
         regimen,
         engine.agents,
-        engine.context.ligands.ids,
+        regimen_ligands(regimen, engine),
         engine.physiology["liver.hepatic_blood_flow"],
         n_days,
         cyp2d6=cyp2d6,
@@ -379,13 +403,42 @@ def regimen_system(
 
 def day_zero(patients: list[Patient], engine: Engine) -> jax.Array:
     """Every person's state at the start of treatment, after the drug-free run-in."""
-    args = _stack([model_arguments(p, (), engine) for p in patients])
-    y0 = jnp.stack([jnp.asarray(start_state(p, engine)) for p in patients])
+    args = batch_arguments(patients, (), engine)
+    y0 = jnp.asarray(np.stack([start_state(p, engine) for p in patients]))
     t0 = jnp.asarray(-RUN_IN_YEARS * DAYS_PER_YEAR)
     y = integrate.run_in_batch(args, y0, t0, integrate.run_in_steps(RUN_IN_YEARS))
     if not bool(jnp.all(jnp.isfinite(y))):
         raise NumericalError("run-in: a state is not finite; please report")
     return y
+
+
+def batch_pk(
+    patients: list[Patient],
+    regimen: Regimen,
+    engine: Engine,
+    n_days: int,
+    *,
+    seeds: list[int] | None = None,
+    stop_day: float | None = None,
+) -> dict[str, Any]:
+    """The engine's PK inputs for many people: the matrices depend on the person only through
+    the CYP2D6 phenotype (computed once per phenotype); the doses taken, on adherence."""
+    seeds = seeds or [0] * len(patients)
+    by_phenotype: dict[str, dict[str, Any]] = {}
+    rows = []
+    for p, seed in zip(patients, seeds, strict=True):
+        random = any(d.adherence < 1.0 for d in regimen)
+        if p.cyp2d6 not in by_phenotype or random:
+            reg = regimen_system(
+                regimen, engine, n_days + 1, cyp2d6=p.cyp2d6, seed=seed, stop_day=stop_day
+            )
+            built = integrate.pk_arguments(reg, n_days)
+            if random:
+                rows.append(built)
+                continue
+            by_phenotype[p.cyp2d6] = built
+        rows.append(by_phenotype[p.cyp2d6])
+    return {k: jnp.asarray(np.stack([r[k] for r in rows])) for k in rows[0]}
 
 
 def simulate(
@@ -411,25 +464,15 @@ def simulate(
     grid = integrate.grid_for(n_days, 1.0)
     reg = regimen_system(regimen, engine, grid.n_days + 1, cyp2d6=patient.cyp2d6, seed=seed)
     y0 = day_zero([patient], engine)
-    args = _stack([model_arguments(patient, regimen, engine)])
+    args = batch_arguments([patient], regimen, engine)
     pk = _stack([integrate.pk_arguments(reg, grid.n_days)])
     observed = integrate.treat_batch(args, pk, y0, grid.n_saves, grid.stride, OBSERVED)
     observed = {k: v[0] for k, v in observed.items()}
-    moieties = _moieties(regimen, engine)
-    return _dataset(patient, regimen, years, grid.save_days, observed, moieties, engine)
+    ligands = regimen_ligands(regimen, engine)
+    return _dataset(patient, regimen, years, grid.save_days, observed, ligands, engine)
 
 
 OBSERVED = ("signal", "drug_occupancy", "unbound_nM", *BIOMARKERS)
-
-
-def _moieties(regimen: Regimen, engine: Engine) -> tuple[str, ...]:
-    """The regimen's ligands, in the order its agents form them."""
-    out: list[str] = []
-    for d in regimen:
-        for m in engine.agents[d.agent].moiety_ids():
-            if m in engine.context.ligands.ids and m not in out:
-                out.append(m)
-    return tuple(out)
 
 
 def _dataset(
@@ -438,11 +481,12 @@ def _dataset(
     years: float,
     ts: NDArray[np.float64],
     observed: Mapping[str, jax.Array],
-    moieties: tuple[str, ...],
+    ligands: tuple[str, ...],
     engine: Engine,
 ) -> xr.Dataset:
-    lig = engine.context.ligands
-    idx = [lig.index(m) for m in moieties]
+    formed = {m for d in regimen for m in engine.agents[d.agent].moiety_ids()}
+    moieties = tuple(m for m in ligands if m in formed)
+    idx = [ligands.index(m) for m in moieties]
     unbound = np.asarray(observed["unbound_nM"])[:, idx]
     data: dict[str, Any] = {
         "signal": (("time", "tissue"), np.asarray(observed["signal"])[:, : len(TISSUES)]),
@@ -556,23 +600,8 @@ def simulate_batch(
     out: list[dict[str, NDArray[np.float64]]] = []
     for regimen, stop_day in regimens:
         check_agents(regimen, engine.agents)
-        args = _stack([model_arguments(p, regimen, engine) for p in people])
-        pk = _stack(
-            [
-                integrate.pk_arguments(
-                    regimen_system(
-                        regimen,
-                        engine,
-                        grid.n_days + 1,
-                        cyp2d6=p.cyp2d6,
-                        seed=s,
-                        stop_day=stop_day,
-                    ),
-                    grid.n_days,
-                )
-                for p, s in zip(people, seeds_p, strict=True)
-            ]
-        )
+        args = batch_arguments(people, regimen, engine)
+        pk = batch_pk(people, regimen, engine, grid.n_days, seeds=seeds_p, stop_day=stop_day)
         observed = integrate.treat_batch(args, pk, day0, grid.n_saves, grid.stride, outputs)
         values: dict[str, NDArray[np.float64]] = {}
         g = grid.save_days
@@ -580,8 +609,7 @@ def simulate_batch(
             arr = np.asarray(observed[name], dtype=np.float64)[:n]
             if not np.all(np.isfinite(arr) | np.isnan(arr[:, :1])):
                 raise NumericalError(
-                    f"simulate_batch {regimen_label(regimen)}: {name} is not finite; "
-                    "please report"
+                    f"simulate_batch {regimen_label(regimen)}: {name} is not finite; please report"
                 )
             values[name] = np.stack([np.interp(save, g, row) for row in arr])
         out.append(values)
