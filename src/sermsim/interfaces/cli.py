@@ -301,6 +301,66 @@ def validate(
         _write_files(out, lambda: vr.write_validation_outputs(comparisons, out))
 
 
+@app.command()
+def bench(
+    json_: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    patients: Annotated[
+        int, typer.Option("--patients", help="People for sermsim's engine (at least 1).")
+    ] = 1000,
+    years: Annotated[
+        float, typer.Option("--years", help="Years of treatment (0 < Y <= 60).")
+    ] = 5.0,
+    roadrunner_patients: Annotated[
+        int, typer.Option("--roadrunner-patients", help="People for libRoadRunner (>= 1).")
+    ] = 100,
+    scipy_patients: Annotated[
+        int, typer.Option("--scipy-patients", help="People for SciPy solve_ivp (>= 1).")
+    ] = 10,
+    trial: Annotated[
+        Path | None,
+        typer.Option("--trial", help="Instead: time a whole `trial run` of this spec."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write bench.json in this folder.")
+    ] = None,
+) -> None:
+    """Patient-years per second per core of sermsim's engine, libRoadRunner on the exported
+    SBML and SciPy, on one population in one run: the ratios, the agreement, the compile
+    time, the peak memory and where the time goes (timings are measurements, not claims)."""
+    import json
+
+    from sermsim.interfaces import bench as bn
+    from sermsim.physiology.simulate import MAX_YEARS
+
+    for name, value in (
+        ("patients", patients),
+        ("roadrunner-patients", roadrunner_patients),
+        ("scipy-patients", scipy_patients),
+    ):
+        if value < 1:
+            raise SpecError(name, value, "give a whole number of people, at least 1")
+    if not (0 < years <= MAX_YEARS):
+        raise SpecError("years", years, f"give a number of years in (0, {MAX_YEARS:g}]")
+    _check_folder(out)
+    with _Reporter("bench") as report:
+        if trial is not None:
+            result = bn.bench_trial(str(trial), progress=report)
+        else:
+            config = bn.BenchConfig(patients, years, roadrunner_patients, scipy_patients)
+            result = bn.run_bench(config, progress=report)
+    text = json.dumps(result, indent=2, allow_nan=False)
+    typer.echo(text if json_ else bn.bench_table(result))
+    if out is not None:
+
+        def write() -> list[Path]:
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / "bench.json"
+            path.write_text(text + "\n")
+            return [path]
+
+        _write_files(out, write)
+
+
 def _folder(label: str) -> str:
     """A folder name for a regimen label: raloxifene:60 -> raloxifene_60."""
     for old, new in ((":", "_"), ("+", "__"), ("@", "_every_"), ("[", "_"), ("]", ""), ("/", "of")):
