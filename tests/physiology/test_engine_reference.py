@@ -6,10 +6,11 @@ SciPy on the full system: the PK as ODEs with an accumulator for the day's mean 
 1e-11) and the physiology by Radau at rtol 1e-8 restarting at each day (reference.py).
 
 The bar is the project's agreement bar for shortcuts (DESIGN.md; issue 5): 1e-3 relative.
-Measured when this was written (one year, every biomarker): raloxifene in a postmenopausal
-woman 1.6e-5 (T-scores; BMD 1.4e-6, LH 2.9e-6); tamoxifen in a premenopausal woman 1.6e-4
-(LH; FSH 1.4e-5, BMD under 1e-5); clomiphene every 48 h in a man 1.0e-4 (T-score near 0;
-FSH 7.5e-5, LH 5.6e-5); CE + bazedoxifene in a perimenopausal woman 2.7e-4 (LH).
+Measured when this was written (one year, every biomarker, half-day treatment steps, one-day
+run-in steps): raloxifene in a postmenopausal woman 3.2e-5 (T-scores; BMD 2.7e-6, LH
+2.9e-6); tamoxifen in a premenopausal woman 1.6e-4 (LH; FSH 1.4e-5, BMD under 2e-5);
+clomiphene every 48 h in a man 2.1e-4 (a T-score near 0; FSH 7.5e-5, LH 5.6e-5); CE +
+bazedoxifene in a perimenopausal woman 2.7e-4 (LH).
 """
 
 from __future__ import annotations
