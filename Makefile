@@ -43,7 +43,8 @@ validate: $(STAMP)
 
 ## Benchmarks (timings are measured, never asserted in tests).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/physiology_speed.py
+	$(BIN)/sermsim bench
+	$(BIN)/python benchmarks/engine_scale.py --out docs
 	$(BIN)/python benchmarks/trial_speed.py
 
 lint: $(STAMP)
