@@ -61,7 +61,9 @@ class Population:
         return len(self.index)
 
     def take(self, rows: NDArray[np.int64]) -> Population:
-        return Population({k: v[rows] for k, v in self.columns.items()}, self.index[rows])
+        """The people at ``rows`` (the keys the spec gives stay the spec's)."""
+        columns = {k: (v if k == "_given" else v[rows]) for k, v in self.columns.items()}
+        return Population(columns, self.index[rows])
 
     def patient(self, row: int) -> Patient:
         """The person at ``row`` as a checked :class:`Patient` (for the physiology)."""
@@ -296,14 +298,19 @@ def inclusion_table(cols: Mapping[str, NDArray[Any]]) -> dict[str, NDArray[Any]]
     return out
 
 
-def sample_arm(spec: TrialSpec, arm: str, physiology: Mapping[str, float]) -> Population:
-    """Draw candidates until ``n_per_arm`` meet the inclusion criteria."""
+def sample_arm(
+    spec: TrialSpec, arm: str, physiology: Mapping[str, float], *, stop: int | None = None
+) -> Population:
+    """Draw candidates until ``n_per_arm`` meet the inclusion criteria; with ``stop``, only
+    the arm's first ``stop`` people (the same people as the first ``stop`` of the whole arm:
+    the candidates are drawn in the same blocks)."""
     n = spec.n_per_arm
+    wanted = n if stop is None else min(stop, n)
     taken: list[dict[str, NDArray[Any]]] = []
     kept = 0
     start = 0
     limit = n * MAX_CANDIDATES_PER_PERSON
-    while kept < n:
+    while kept < wanted:
         if start >= limit:
             raise SpecError(
                 "inclusion",
@@ -319,7 +326,7 @@ def sample_arm(spec: TrialSpec, arm: str, physiology: Mapping[str, float]) -> Po
         for _, rule in spec.inclusion:
             ok &= np.asarray(rule(view), dtype=bool)
         cols["_index"] = index
-        rows = np.flatnonzero(ok)[: n - kept]
+        rows = np.flatnonzero(ok)[: wanted - kept]
         taken.append({k: (v[rows] if k != "_given" else v) for k, v in cols.items()})
         kept += len(rows)
         start += size

@@ -1,14 +1,19 @@
 """Run a virtual trial: populations, physiology, hazards, events, and TRIAL_SPEC.md's JSON.
 
-**Physiology by anchors.** Simulating the full physiology for every person of a 10^5-person
-trial is the engine issue's job. Here each arm's physiology is simulated for a set of
-*anchors* (``physiology_anchors``, default 48, shared by every arm): people drawn from the
-pooled populations, spread over every group that changes the physiology (sex, menopausal stage,
-surgical menopause, CYP2D6 phenotype, measured labs) and, within a group, over age and years
-since menopause. Every person takes the physiology (relative to the same anchor untreated) of
-the nearest anchor in their group, while their baseline risks (age, BMD, Gail inputs or stated
-breast risk, thrombophilia, BMI, smoking, prior events) are their own. When the trial has no
-more people than anchors, every person is simulated.
+**Physiology by anchors** (:mod:`sermsim.trials.anchors`). Simulating the full physiology for
+every person of a 10^5-person trial is the engine issue's job. Here each arm's physiology is
+simulated for a set of *anchors* (``physiology_anchors``, default 48, shared by every arm):
+people drawn from the pooled populations, spread over every group that changes the physiology
+(sex, menopausal stage, surgical menopause, CYP2D6 phenotype, measured labs) and, within a
+group, over age and years since menopause. Every person takes the physiology (relative to the
+same anchor untreated) of the nearest anchor in their group, while their baseline risks (age,
+BMD, Gail inputs or stated breast risk, thrombophilia, BMI, smoking, prior events) are their
+own. When the trial has no more people than anchors, every person is simulated.
+
+**Per-person records** (:mod:`sermsim.trials.records`). The hazards, sampled events and
+expectations are worked out a block of people at a time and kept as per-person records, so
+memory grows with people, not people x months; the records of an arm's slices join into the
+same numbers, which is what a sharded run (:mod:`sermsim.trials.shards`) relies on.
 
 The expected cumulative incidence is each person's exact probability of at least one event
 by the end (death from other causes competing); events are sampled per person from the same
@@ -21,6 +26,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -30,58 +36,79 @@ from sermsim import DISCLAIMER, __version__
 from sermsim.agents.regimen import Regimen, regimen_label
 from sermsim.core.errors import NumericalError, SpecError
 from sermsim.core.params import parameters_sha256
-from sermsim.core.units import DAYS_PER_YEAR
-from sermsim.outcomes import gail
-from sermsim.outcomes.hazards import (
-    Covariates,
-    first_time,
-    hazards,
-    mortality,
-)
 from sermsim.outcomes.parameters import OutcomeParameters, default_outcome_parameters
-from sermsim.physiology.simulate import Engine, default_engine, simulate_batch
-from sermsim.trials.endpoints import BMD_ENDPOINTS, PERCENT_CHANGE, VALUES, biomarker
-from sermsim.trials.keyed import normals, uniforms
-from sermsim.trials.population import Population, sample_arm, typical_t_score
+from sermsim.physiology.simulate import Engine, default_engine
+from sermsim.trials.anchors import anchor_physiology
+from sermsim.trials.endpoints import VALUES
+from sermsim.trials.population import Population, sample_arm
+from sermsim.trials.records import (
+    CHUNK_PEOPLE,
+    AnchorPhysiology,
+    ArmRecords,
+    arm_records,
+    endpoint_hazard,
+    endpoint_share,
+    event_endpoints,
+    expected_curve,
+    outcome_grid,
+)
 from sermsim.trials.spec import TrialSpec
 
 FloatArray = NDArray[np.float64]
-STEPS_PER_YEAR = 12  # the outcome grid: monthly
 Z95 = 1.959963984540054  # the standard normal's 97.5th percentile
 Progress = Callable[[str, float], None]
-
-_DRIVER_OUTPUTS = (
-    "signal:breast",
-    "bmd_lumbar_spine_g_cm2",
-    "bmd_total_hip_g_cm2",
-    "ctx_ng_ml",
-    "prothrombotic_index",
-    "ldl_mg_dl",
-    "endometrial_stimulation_mm",
-)
-_LAB_KEYS = ("estradiol_pg_ml", "testosterone_ng_dl", "lh_iu_l", "fsh_iu_l")
 
 
 @dataclass
 class ArmOutcome:
-    """One arm's per-person results (kept for reports and validation)."""
+    """One arm's results (kept for reports and validation), from its per-person records."""
 
     name: str
     regimen: Regimen
     population: Population
-    expected: dict[str, FloatArray]  # endpoint -> per person expected cumulative incidence
-    curves: dict[str, FloatArray]  # endpoint -> mean expected cumulative incidence on the grid
-    hazards: dict[str, FloatArray]  # base process -> (n, K) hazards per year
-    events: dict[str, tuple[int, float]]  # endpoint -> (events, person-years)
-    continuous: dict[str, tuple[FloatArray, FloatArray]]  # key -> (values, baselines)
-    mortality: FloatArray  # (n, K) competing mortality hazard per year
+    records: ArmRecords
     grid: FloatArray  # years
     shares: dict[str, float]  # endpoint -> share of its process (DVT and PE of VTE)
 
+    @property
+    def expected(self) -> Mapping[str, FloatArray]:
+        """Endpoint -> each person's expected cumulative incidence by the end."""
+        return self.records.expected
+
+    @cached_property
+    def curves(self) -> dict[str, FloatArray]:
+        """Endpoint -> the mean expected cumulative incidence on the grid."""
+        n = len(self.records)
+        return {k: v / n for k, v in self.records.curve_sums.items()}
+
+    @cached_property
+    def events(self) -> dict[str, tuple[int, float]]:
+        """Endpoint -> (sampled events, person-years)."""
+        r = self.records
+        return {k: (int(np.sum(r.event[k])), float(np.sum(r.time_at_risk[k]))) for k in r.event}
+
+    @property
+    def continuous(self) -> Mapping[str, tuple[FloatArray, FloatArray]]:
+        """Continuous endpoint key -> (values, baselines) per person."""
+        return self.records.continuous
+
+    @property
+    def hazards(self) -> Mapping[str, FloatArray] | None:
+        """Base process -> (n, K) hazards per year, when the run kept them (``keep_hazards``)."""
+        return self.records.hazards
+
+    @property
+    def mortality(self) -> FloatArray | None:
+        """(n, K) competing mortality hazard per year, when the run kept it."""
+        return self.records.mortality
+
     def curve(self, endpoint: str, mask: NDArray[np.bool_]) -> FloatArray:
-        """Mean expected cumulative incidence on the grid over the people in ``mask``."""
-        h = _endpoint_hazard(endpoint, self.hazards)[mask]
-        per = expected_curve(h, self.mortality[mask], np.diff(self.grid))
+        """Mean expected cumulative incidence on the grid over the people in ``mask`` (needs
+        the hazards: run the trial with ``keep_hazards=True``)."""
+        hz, m = self.records.hazards, self.records.mortality
+        if hz is None or m is None:
+            raise ValueError("ArmOutcome.curve needs the hazards: run_trial(keep_hazards=True)")
+        per = expected_curve(endpoint_hazard(endpoint, hz)[mask], m[mask], np.diff(self.grid))
         return per.mean(axis=0) * self.shares[endpoint]
 
 
@@ -93,394 +120,31 @@ class TrialOutcome:
     result: dict[str, Any] = field(default_factory=dict)
 
 
-# ---------------------------------------------------------------------------------------------
-# Breast baseline
+def draw_populations(
+    spec: TrialSpec, physiology_values: Mapping[str, float]
+) -> dict[str, Population]:
+    """Every arm's people (keyed draws: the same for the same spec and seed)."""
+    return {arm.name: sample_arm(spec, arm.name, physiology_values) for arm in spec.arms}
 
 
-def _gail_inputs(pop: Population) -> gail.GailInputs:
-    c = pop.columns
-    n = len(pop)
-    race = np.array(
-        [gail.RACES.index(r) if r in gail.RACES else 0 for r in c["race"]], dtype=np.int64
-    )
-
-    def known(x: NDArray[Any]) -> FloatArray:
-        return np.where(np.isnan(x.astype(float)), gail.UNKNOWN, x.astype(float))
-
-    first = known(c["age_at_first_birth"])
-    given = pop.given
-    if "age_at_first_birth" in given:
-        # Given as null (nulliparous) for some people: a given key with no value.
-        first = np.where(np.isnan(c["age_at_first_birth"].astype(float)), gail.NULLIPAROUS, first)
-    ah = np.array(
-        [gail.UNKNOWN if v is None else float(bool(v)) for v in c["atypical_hyperplasia"]]
-    )
-    return gail.GailInputs(
-        race=race,
-        biopsies=known(c["breast_biopsies"]),
-        atypia=ah if len(ah) == n else np.full(n, gail.UNKNOWN),
-        menarche=known(c["age_at_menarche"]),
-        first_birth=first,
-        relatives=known(c["first_degree_relatives_breast_cancer"]),
-    )
-
-
-_GAIL_KEYS = (
-    "age_at_menarche",
-    "age_at_first_birth",
-    "first_degree_relatives_breast_cancer",
-    "breast_biopsies",
-    "atypical_hyperplasia",
-)
-
-
-def breast_tables(pop: Population) -> FloatArray:
-    """Each person's invasive breast cancer hazard table by Gail age group (n, 14): scaled to
-    the stated 5-year risk; else BCRAT from the Gail inputs given; else the age-typical
-    (average-risk) rates."""
-    g = _gail_inputs(pop)
-    c = pop.columns
-    average, _ = gail.rates(g, average=True)
-    table = average.copy()
-    if any(k in pop.given for k in _GAIL_KEYS):
-        table = gail.individual_incidence(g)
-    risk = c["breast_cancer_5y_risk"].astype(float)
-    stated = ~np.isnan(risk)
-    if stated.any():
-        age = c["age"].astype(float)
-        m = np.ones(len(pop))
-        m[stated] = gail.scale_to_risk(
-            gail.GailInputs(
-                g.race[stated],
-                g.biopsies[stated],
-                g.atypia[stated],
-                g.menarche[stated],
-                g.first_birth[stated],
-                g.relatives[stated],
-            ),
-            age[stated],
-            risk[stated],
-        )
-        table = np.where(stated[:, None], average * m[:, None], table)
-    return np.where(np.asarray(c["female"], bool)[:, None], table, 0.0)
-
-
-# ---------------------------------------------------------------------------------------------
-# Anchors
-
-
-def _group_keys(pop: Population) -> NDArray[Any]:
-    c = pop.columns
-    stage = np.where(
-        ~np.asarray(c["female"], bool),
-        "male",
-        np.where(np.asarray(c["surgical_menopause"], bool), "surgical", c["menopause"].astype(str)),
-    )
-    labs = np.stack([~np.isnan(c[k].astype(float)) for k in _LAB_KEYS], axis=1)
-    lab_key = ["".join("1" if x else "0" for x in row) for row in labs]
-    return np.array(
-        [
-            f"{s}|{y}|{lab}"
-            for s, y, lab in zip(stage, c["cyp2d6"].astype(str), lab_key, strict=True)
-        ],
-        dtype=object,
-    )
-
-
-def _features(pop: Population) -> FloatArray:
-    c = pop.columns
-    cols = [c["age"].astype(float), np.nan_to_num(c["years_since_menopause"].astype(float))]
-    for k in _LAB_KEYS:
-        cols.append(np.log(np.nan_to_num(c[k].astype(float), nan=1.0)))
-    return np.stack(cols, axis=1)
-
-
-@dataclass
-class Anchors:
-    people: list[Any]  # Patient objects
-    assignment: dict[str, NDArray[np.int64]]  # arm -> anchor index per person
-
-
-def choose_anchors(populations: Mapping[str, Population], budget: int) -> Anchors:
-    """Anchors spread over the pooled population's groups and, within each, over its
-    (age, years since menopause, labs) by evenly spaced ranks of age."""
-    names = list(populations)
-    pooled_keys = np.concatenate([_group_keys(populations[a]) for a in names])
-    pooled_feat = np.concatenate([_features(populations[a]) for a in names])
-    owner = np.concatenate([np.full(len(populations[a]), i) for i, a in enumerate(names)])
-    row = np.concatenate([np.arange(len(populations[a])) for a in names])
-    groups, counts = np.unique(pooled_keys, return_counts=True)
-    total = len(pooled_keys)
-    alloc = np.maximum(1, np.floor(budget * counts / total).astype(int))
-    while alloc.sum() > max(budget, len(groups)) and alloc.max() > 1:
-        alloc[np.argmax(alloc)] -= 1
-    people: list[Any] = []
-    anchor_feat: list[FloatArray] = []
-    anchor_group: list[str] = []
-    for g, k in zip(groups, alloc, strict=True):
-        members = np.flatnonzero(pooled_keys == g)
-        order = members[np.argsort(pooled_feat[members, 0], kind="stable")]
-        k = min(k, len(order))
-        picks = order[((np.arange(k) + 0.5) * len(order) / k).astype(int)]
-        for i in picks:
-            pop = populations[names[owner[i]]]
-            person = pop.patient(int(row[i]))
-            if person.sex == "female" and not person.uterus:
-                person = person.model_copy(update={"uterus": True})  # endometrial drive
-            people.append(person)
-            anchor_feat.append(pooled_feat[i])
-            anchor_group.append(str(g))
-    feat = np.asarray(anchor_feat)
-    scale = np.maximum(pooled_feat.std(axis=0), 1e-9)
-    groups_a = np.asarray(anchor_group, dtype=object)
-    assignment: dict[str, NDArray[np.int64]] = {}
-    for a in names:
-        keys = _group_keys(populations[a])
-        f = _features(populations[a])
-        idx = np.empty(len(keys), dtype=np.int64)
-        for g in np.unique(keys):
-            mine = np.flatnonzero(keys == g)
-            cand = np.flatnonzero(groups_a == g)
-            d = (((f[mine, None, :] - feat[None, cand, :]) / scale) ** 2).sum(axis=2)
-            idx[mine] = cand[np.argmin(d, axis=1)]
-        assignment[a] = idx
-    return Anchors(people, assignment)
-
-
-# ---------------------------------------------------------------------------------------------
-# The trial
-
-
-def _grid(duration: float) -> FloatArray:
-    k = max(1, math.ceil(duration * STEPS_PER_YEAR - 1e-9))
-    return np.linspace(0.0, duration, k + 1)
-
-
-def _covariates(pop: Population, engine: Engine) -> Covariates:
-    c = pop.columns
-    p = engine.physiology.values
-    female = np.asarray(c["female"], bool)
-    age = c["age"].astype(float)
-    slope = np.where(
-        female, p["bone.typical_t_score_slope_women"], p["bone.typical_t_score_slope_men"]
-    )
-    typical = typical_t_score(female, age, p)
-    return Covariates(
-        female=female,
-        age=age,
-        uterus=np.asarray(c["uterus"], bool),
-        bmi=c["bmi"].astype(float),
-        smoker=np.asarray(c["smoker"], bool),
-        prior_vte=np.asarray(c["prior_vte"], bool),
-        thrombophilia=c["thrombophilia"].astype(str),
-        t_spine=c["bmd_t_score_spine"].astype(float),
-        t_hip=c["bmd_t_score_hip"].astype(float),
-        t_spine_typical=typical,
-        t_hip_typical=typical,
-        t_slope=np.where(age >= 50.0, slope, 0.0),
-        prior_fracture=np.asarray(c["prior_fragility_fracture"], bool),
-        breast_table=breast_tables(pop),
-        bmd_spine_z0=np.full(
-            len(pop), p["bone.reference_mean_lumbar_spine"] / p["bone.reference_sd_lumbar_spine"]
-        ),
-        bmd_hip_z0=np.full(
-            len(pop), p["bone.reference_mean_total_hip"] / p["bone.reference_sd_total_hip"]
-        ),
-    )
-
-
-def _drivers(
-    arm: Mapping[str, FloatArray],
-    none: Mapping[str, FloatArray],
-    rows: NDArray[np.int64],
-    regimen: Regimen,
-    treatment_years: float,
-    grid: FloatArray,
-    params: OutcomeParameters,
-) -> dict[str, FloatArray]:
-    def take(d: Mapping[str, FloatArray], name: str) -> FloatArray:
-        return np.nan_to_num(d[name][rows])
-
-    mid = 0.5 * (grid[1:] + grid[:-1])
-    off = 1.0
-    for dose in regimen:
-        key = f"cataract.off_target_hazard_ratio.{dose.agent}"
-        if key in params.values:
-            off *= params[key]
-    on = (mid < treatment_years).astype(float)
-    return {
-        "breast_signal": take(arm, "signal:breast"),
-        "breast_signal_none": take(none, "signal:breast"),
-        "bmd_spine_ratio": take(arm, "bmd_lumbar_spine_g_cm2")
-        / take(none, "bmd_lumbar_spine_g_cm2"),
-        "bmd_hip_ratio": take(arm, "bmd_total_hip_g_cm2") / take(none, "bmd_total_hip_g_cm2"),
-        "turnover_ratio": take(arm, "ctx_ng_ml") / take(none, "ctx_ng_ml"),
-        "prothrombotic_ratio": take(arm, "prothrombotic_index") / take(none, "prothrombotic_index"),
-        "ldl_lowering_mg_dl": take(none, "ldl_mg_dl") - take(arm, "ldl_mg_dl"),
-        "unopposed_drive_mm": np.clip(
-            take(arm, "endometrial_stimulation_mm") - take(none, "endometrial_stimulation_mm"),
-            0.0,
-            None,
-        ),
-        "cataract_multiplier": np.broadcast_to(1.0 + (off - 1.0) * on, (len(rows), len(mid))),
-    }
-
-
-# Endpoint -> how it is built from the base processes: ("any", processes) is the first of
-# them; ("share", process, fraction key, side) is the first event of a process of one type.
-ENDPOINT_PROCESSES: dict[str, tuple[Any, ...]] = {
-    "invasive_breast_cancer": ("any", ("er_positive", "er_negative")),
-    "er_positive_breast_cancer": ("any", ("er_positive",)),
-    "er_negative_breast_cancer": ("any", ("er_negative",)),
-    "vertebral_fracture": ("any", ("vertebral",)),
-    "clinical_vertebral_fracture": ("any", ("clinical_vertebral",)),
-    "hip_fracture": ("any", ("hip",)),
-    "nonvertebral_fracture": ("any", ("hip", "other_nonvertebral")),
-    "osteoporotic_fracture": ("any", ("clinical_vertebral", "hip", "other_nonvertebral")),
-    "vte": ("any", ("vte",)),
-    "pulmonary_embolism": ("share", "vte", "vte.pe_fraction", True),
-    "dvt": ("share", "vte", "vte.pe_fraction", False),
-    "stroke": ("any", ("stroke",)),
-    "coronary_event": ("any", ("coronary",)),
-    "cataract": ("any", ("cataract",)),
-    "endometrial_hyperplasia": ("any", ("endometrial_hyperplasia",)),
-    "endometrial_cancer": ("any", ("endometrial_cancer",)),
-}
-
-
-def expected_curve(h: FloatArray, m: FloatArray, dt: FloatArray) -> FloatArray:
-    """Each person's expected cumulative incidence at every grid time (n, K+1)."""
-    total = h + m
-    before = np.cumsum(total * dt, axis=1) - total * dt
-    safe = np.where(total > 0, total, 1.0)
-    piece = np.where(total > 0, h / safe, 0.0) * np.exp(-before) * -np.expm1(-total * dt)
-    return np.concatenate([np.zeros((h.shape[0], 1)), np.cumsum(piece, axis=1)], axis=1)
-
-
-def _endpoint_hazard(name: str, hz: Mapping[str, FloatArray]) -> FloatArray:
-    """The hazard of an endpoint's first event: the sum of its processes' hazards."""
-    kind = ENDPOINT_PROCESSES[name]
-    processes = kind[1] if kind[0] == "any" else (kind[1],)
-    return np.sum([hz[p] for p in processes], axis=0)
-
-
-def _share(name: str, params: OutcomeParameters) -> float:
-    kind = ENDPOINT_PROCESSES[name]
-    if kind[0] != "share":
-        return 1.0
-    f = params[kind[2]]
-    return f if kind[3] else 1.0 - f
-
-
-def run_arm_outcomes(
+def trial_outcome(
     spec: TrialSpec,
-    arm_name: str,
-    pop: Population,
-    drivers: Mapping[str, FloatArray],
-    anchor_values: Mapping[str, FloatArray],
-    engine: Engine,
+    populations: Mapping[str, Population],
+    records: Mapping[str, ArmRecords],
+    n_anchors: int,
     params: OutcomeParameters,
-    grid: FloatArray,
-) -> ArmOutcome:
-    """Hazards, expectations, sampled events and continuous endpoints of one arm."""
-    cov = _covariates(pop, engine)
-    hz = hazards(cov, drivers, grid, params)
-    dt = np.diff(grid)
-    mid = 0.5 * (grid[1:] + grid[:-1])
-    m = mortality(params, cov.female, cov.age[:, None] + mid[None, :])
-    duration = grid[-1]
-    seed, index = spec.seed, pop.index
-    death = first_time(m, dt, uniforms(seed, arm_name, index, "death"))
-    times = {
-        p: first_time(h, dt, uniforms(seed, arm_name, index, f"event:{p}")) for p, h in hz.items()
-    }
-    vte_type = uniforms(seed, arm_name, index, "vte_type")
-    expected: dict[str, FloatArray] = {}
-    curves: dict[str, FloatArray] = {}
-    shares: dict[str, float] = {}
-    events: dict[str, tuple[int, float]] = {}
-    wanted = {e.name for e in spec.endpoints if e.is_event} | {"invasive_breast_cancer"}
-    for name in sorted(wanted):
-        h = _endpoint_hazard(name, hz)
-        share = _share(name, params)
-        shares[name] = share
-        curve = expected_curve(h, m, dt) * share
-        expected[name] = curve[:, -1]
-        curves[name] = curve.mean(axis=0)
-        kind = ENDPOINT_PROCESSES[name]
-        if kind[0] == "any":
-            t = np.min(np.stack([times[p] for p in kind[1]]), axis=0)
-        else:
-            pe = vte_type < params[kind[2]]
-            t = np.where(pe if kind[3] else ~pe, times[kind[1]], np.inf)
-        end = np.minimum(death, duration)
-        count = int(np.sum(t < end))
-        person_years = float(np.sum(np.minimum(t, end)))
-        events[name] = (count, person_years)
-    continuous: dict[str, tuple[FloatArray, FloatArray]] = {}
-    for e in spec.endpoints:
-        if e.is_event:
-            continue
-        at = e.at_years if e.at_years is not None else duration
-        series = anchor_values[biomarker(e.name)]
-        value = np.array([np.interp(at, grid, row) for row in series])
-        base = series[:, 0]
-        if e.name.startswith("endometrial"):  # anchors carry a uterus; people may not
-            value = np.where(cov.uterus, value, np.nan)
-            base = np.where(cov.uterus, base, np.nan)
-        if e.name in PERCENT_CHANGE:
-            v = 100.0 * (value / base - 1.0)
-            if e.name in BMD_ENDPOINTS:
-                cv = params["measurement.dxa_precision"]
-                noise = normals(seed, arm_name, index, f"dxa:{e.key}") * cv * math.sqrt(2.0)
-                v = v + noise
-            continuous[e.key] = (v, np.full(len(v), np.nan))
-        else:
-            continuous[e.key] = (value, base)
-    return ArmOutcome(
-        arm_name,
-        spec.arm(arm_name).regimen,
-        pop,
-        expected,
-        curves,
-        hz,
-        events,
-        continuous,
-        m,
-        grid,
-        shares,
-    )
-
-
-def _anchor_series(
-    spec: TrialSpec, anchors: Anchors, engine: Engine, grid: FloatArray, progress: Progress | None
-) -> tuple[dict[str, FloatArray], dict[tuple[str, float], dict[str, FloatArray]]]:
-    outputs = tuple(
-        sorted(set(_DRIVER_OUTPUTS) | {biomarker(e.name) for e in spec.endpoints if not e.is_event})
-    )
-    days = grid * DAYS_PER_YEAR
-    keys: list[tuple[str, float]] = []
-    regimens: list[tuple[Regimen, float | None]] = [((), None)]
+    seconds: float,
+) -> TrialOutcome:
+    """The trial's outcome (and TRIAL_SPEC.md's JSON) from every arm's per-person records."""
+    grid = outcome_grid(spec.duration_years)
+    arms: dict[str, ArmOutcome] = {}
     for arm in spec.arms:
-        key = (regimen_label(arm.regimen), arm.treatment_years)
-        if key not in keys and arm.regimen:
-            keys.append(key)
-            stop = None if arm.treatment_years >= spec.duration_years else arm.treatment_years
-            regimens.append((arm.regimen, None if stop is None else stop * DAYS_PER_YEAR))
-    if progress:
-        progress(f"physiology: {len(anchors.people)} anchors x {len(regimens)} regimens", 0.1)
-    results = simulate_batch(
-        anchors.people,
-        regimens,
-        spec.duration_years,
-        days,
-        outputs,
-        engine=engine,
-        seeds=list(range(len(anchors.people))),
-    )
-    none = results[0]
-    by_key = {k: r for k, r in zip(keys, results[1:], strict=True)}
-    return none, by_key
+        r = records[arm.name]
+        shares = {name: endpoint_share(name, params) for name in event_endpoints(spec)}
+        arms[arm.name] = ArmOutcome(arm.name, arm.regimen, populations[arm.name], r, grid, shares)
+    outcome = TrialOutcome(spec, grid, arms)
+    outcome.result = result_json(outcome, n_anchors, seconds)
+    return outcome
 
 
 def run_trial(
@@ -490,38 +154,50 @@ def run_trial(
     params: OutcomeParameters | None = None,
     progress: Progress | None = None,
     physiology_cache: dict[str, Any] | None = None,
+    keep_hazards: bool = False,
+    chunk_people: int = CHUNK_PEOPLE,
 ) -> TrialOutcome:
-    """Run every arm of a trial; the result's ``result`` is TRIAL_SPEC.md's JSON object."""
+    """Run every arm of a trial; the result's ``result`` is TRIAL_SPEC.md's JSON object.
+
+    ``physiology_cache`` keeps the anchors' physiology between runs of the same spec (a
+    calibration loop reruns only the hazards); ``keep_hazards`` keeps every person's hazards
+    (people x months, for :meth:`ArmOutcome.curve` on subgroups); ``chunk_people`` is how many
+    people's hazards are held at once (the numbers do not depend on it)."""
     started = time.perf_counter()
     engine = engine or default_engine()
     params = params or default_outcome_parameters()
-    grid = _grid(spec.duration_years)
+    values = engine.physiology.values
+    grid = outcome_grid(spec.duration_years)
     if progress:
         progress("drawing the populations", 0.0)
-    pops = {arm.name: sample_arm(spec, arm.name, engine.physiology.values) for arm in spec.arms}
+    pops = draw_populations(spec, values)
     cached = physiology_cache.get("physiology") if physiology_cache is not None else None
-    if cached is None:
-        anchors = choose_anchors(pops, spec.anchors)
-        none, by_key = _anchor_series(spec, anchors, engine, grid, progress)
-        if physiology_cache is not None:
-            physiology_cache["physiology"] = (anchors, none, by_key)
+    if isinstance(cached, AnchorPhysiology):
+        physiology = cached
     else:
-        anchors, none, by_key = cached
+        physiology = anchor_physiology(spec, pops, engine, grid, progress)
+        if physiology_cache is not None:
+            physiology_cache["physiology"] = physiology
     if progress:
         progress("hazards and events", 0.8)
-    arms: dict[str, ArmOutcome] = {}
-    for arm in spec.arms:
-        rows = anchors.assignment[arm.name]
-        values = (
-            none if not arm.regimen else by_key[(regimen_label(arm.regimen), arm.treatment_years)]
+    records: dict[str, ArmRecords] = {}
+    for i, arm in enumerate(spec.arms):
+        if progress and i:
+            progress(f"hazards and events of {arm.name}", 0.8 + 0.2 * i / len(spec.arms))
+        records[arm.name] = arm_records(
+            spec,
+            arm,
+            pops[arm.name],
+            physiology,
+            values,
+            params,
+            grid,
+            chunk=chunk_people,
+            keep_hazards=keep_hazards,
         )
-        drivers = _drivers(values, none, rows, arm.regimen, arm.treatment_years, grid, params)
-        anchor_values = {k: v[rows] for k, v in values.items()}
-        arms[arm.name] = run_arm_outcomes(
-            spec, arm.name, pops[arm.name], drivers, anchor_values, engine, params, grid
-        )
-    outcome = TrialOutcome(spec, grid, arms)
-    outcome.result = result_json(outcome, len(anchors.people), time.perf_counter() - started)
+    outcome = trial_outcome(
+        spec, pops, records, physiology.n_anchors, params, time.perf_counter() - started
+    )
     if progress:
         progress("done", 1.0)
     return outcome
@@ -570,7 +246,7 @@ def result_json(outcome: TrialOutcome, n_anchors: int, seconds: float) -> dict[s
     arms_out: dict[str, Any] = {}
     for name, arm in outcome.arms.items():
         eps: dict[str, Any] = {}
-        n = len(arm.population)
+        n = len(arm.records)
         for e in spec.endpoints:
             if e.is_event:
                 count, py = arm.events[e.name]

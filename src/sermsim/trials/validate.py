@@ -253,8 +253,14 @@ def run_validation(
         if progress:
             progress(f"{name} ({i + 1}/{len(specs)})", i / len(specs))
         spec_cache = cache.setdefault(name, {}) if cache is not None else None
+        # A subgroup's curve over time needs its people's hazards (people x months).
+        subgroups = any("subgroup" in t.measure for t in targets if t.spec == name)
         results[name] = run_trial(
-            load_spec(name), engine=engine, params=params, physiology_cache=spec_cache
+            load_spec(name),
+            engine=engine,
+            params=params,
+            physiology_cache=spec_cache,
+            keep_hazards=subgroups,
         )
     if progress:
         progress("compared", 1.0)
