@@ -98,8 +98,9 @@ def reference_simulate(
     pk_tol: Tolerances = PK_TIGHT,
     day0: NDArray[np.float64] | None = None,
 ) -> dict[str, NDArray[np.float64]]:
-    """Every biomarker of ``simulate.BIOMARKERS`` at days ``0 .. days`` (day 0 the untreated
-    baseline; day d the state at its start with day d's mean drug input, as the engine).
+    """Every biomarker of ``simulate.BIOMARKERS``, and every tissue's signal as
+    ``signal:<row>``, at days ``0 .. days`` (day 0 the untreated baseline; day d the state at
+    its start with day d's mean drug input, as the engine).
     With ``day0`` (the state at the start of treatment) the run-in is not solved again."""
     from sermsim.physiology.simulate import BIOMARKERS
 
@@ -146,7 +147,10 @@ def reference_simulate(
     for d in range(days):
         y = solve(float(d), float(d + 1), y, plasma[d], portal[d])
         rows.append(obs(float(d + 1), y, plasma[d + 1], portal[d + 1]))
-    return {k: np.array([float(r[k]) for r in rows]) for k in BIOMARKERS}
+    out = {k: np.array([float(r[k]) for r in rows]) for k in BIOMARKERS}
+    signal = np.array([np.asarray(r["signal"]) for r in rows])
+    out.update({f"signal:{row}": signal[:, i] for i, row in enumerate(model.SIGNAL_ROWS)})
+    return out
 
 
 def reference_years(years: float) -> int:
