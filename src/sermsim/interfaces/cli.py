@@ -207,6 +207,13 @@ class _Reporter:
         else:
             typer.echo(f"{self.title}: {message}", err=True)
 
+    def note(self, message: str) -> None:
+        """One line on stderr (above the bar when there is one)."""
+        if self.bar is not None:
+            self.bar.console.print(f"{self.title}: {message}", markup=False, highlight=False)
+        else:
+            typer.echo(f"{self.title}: {message}", err=True)
+
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.__exit__(*exc)
@@ -239,6 +246,24 @@ def trial_run(
         Path | None,
         typer.Option("--out", help="Write result.json, summary.txt, curves, plots here."),
     ] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            "--shards",
+            help="Split every arm's people into N slices, each kept in OUT/shards as it "
+            "finishes; a rerun resumes (needs --out).",
+        ),
+    ] = None,
+    dask_local: Annotated[
+        int | None,
+        typer.Option("--dask-local", help="Run the shards on a local Dask cluster of K processes."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler", help="Run the shards on this Dask scheduler (tcp://HOST:PORT)."
+        ),
+    ] = None,
 ) -> None:
     """Run a virtual trial: events per arm, relative risks with 95% CIs, continuous
     endpoints, and the model's expectations without sampling noise."""
@@ -246,19 +271,62 @@ def trial_run(
 
     from sermsim.agents import load_agents
     from sermsim.interfaces import trial_render as tr
-    from sermsim.trials.run import run_trial
     from sermsim.trials.spec import load_trial
 
+    _check_shard_options(shards, out, dask_local, scheduler)
     trial = load_trial(spec, load_agents())
     _check_folder(out)
     with _Reporter(trial.name) as report:
-        outcome = run_trial(trial, progress=report)
+        outcome = _run_trial(trial, out, shards, dask_local, scheduler, report)
     if json_:
         typer.echo(json.dumps(outcome.result, indent=2, allow_nan=False))
     else:
         typer.echo(tr.trial_table(outcome))
     if out is not None:
         _write_files(out, lambda: tr.write_trial_outputs(outcome, out))
+
+
+def _check_shard_options(
+    shards: int | None, out: Path | None, dask_local: int | None, scheduler: str | None
+) -> None:
+    """The sharding options of trial run, checked before any work."""
+    if shards is not None and shards < 1:
+        raise SpecError("shards", shards, "give a whole number of shards >= 1")
+    if shards is not None and out is None:
+        raise SpecError("shards", shards, "shards are kept in a folder: add --out DIR")
+    if dask_local is not None and dask_local < 1:
+        raise SpecError("dask-local", dask_local, "give a number of worker processes >= 1")
+    if dask_local is not None and scheduler is not None:
+        raise SpecError("scheduler", scheduler, "give --dask-local K or --scheduler, not both")
+    if (dask_local is not None or scheduler is not None) and shards is None:
+        option, value = (
+            ("dask-local", dask_local) if scheduler is None else ("scheduler", scheduler)
+        )
+        raise SpecError(option, value, "Dask runs shards: add --shards N and --out DIR")
+
+
+def _run_trial(
+    trial: Any,
+    out: Path | None,
+    shards: int | None,
+    dask_local: int | None,
+    scheduler: str | None,
+    report: _Reporter,
+) -> Any:
+    """One run of trial run: in one go, or in shards (here or on Dask)."""
+    from sermsim.trials.run import run_trial
+    from sermsim.trials.shards import check_shards, run_sharded
+
+    if shards is None or out is None:
+        return run_trial(trial, progress=report)
+    check_shards(shards, trial)
+    if dask_local is None and scheduler is None:
+        return run_sharded(trial, out, shards, progress=report, notice=report.note)
+    from sermsim.trials.cluster import dask_shards
+
+    report("starting Dask" if scheduler is None else f"connecting to {scheduler}", 0.0)
+    with dask_shards(local_workers=dask_local, scheduler=scheduler) as runner:
+        return run_sharded(trial, out, shards, progress=report, notice=report.note, runner=runner)
 
 
 @app.command()
