@@ -68,7 +68,7 @@ POPULATION: dict[str, Any] = {
         },
     },
     "arms": [{"name": "treated", "regimen": [{"agent": "raloxifene", "dose_mg": 60}]}],
-    "endpoints": ["bmd_lumbar_spine"],
+    "endpoints": ["bmd_lumbar_spine_pct"],
 }
 REGIMEN = "raloxifene:60"
 
