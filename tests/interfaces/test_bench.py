@@ -1,0 +1,74 @@
+"""`sermsim bench` as a user drives it: the JSON the issue names, the agreement judged from
+the measured differences, one line and exit code 2 for a bad option. Timings are never
+asserted (the bench measures them; the README records them)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sermsim.interfaces.bench import AGREEMENT, max_relative_difference
+from sermsim.interfaces.cli import main
+
+
+def test_max_relative_difference_ignores_values_below_their_absolute_tolerance():
+    theirs = {"a": np.array([1.0, 2.0, 1e-9]), "b": np.array([0.0, 0.0, 0.0])}
+    ours = {"a": np.array([1.0, 2.002, 5e-9]), "b": np.array([1e-12, 0.0, 0.0])}
+    rel, where = max_relative_difference(ours, theirs)
+    # 1e-9 is below 1e-6 x max|a| = 2e-6 and all of b is 0: only the 1e-3 difference counts.
+    assert rel == pytest.approx(1e-3) and where == "a"
+    ours["a"][0] = np.nan
+    assert max_relative_difference(ours, theirs)[0] == float("inf")
+
+
+def test_bench_json_names_every_figure(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(
+            [
+                "bench",
+                "--json",
+                "--patients",
+                "8",
+                "--years",
+                "0.25",
+                "--roadrunner-patients",
+                "2",
+                "--scipy-patients",
+                "1",
+            ]
+        )
+    assert exit_.value.code == 0
+    out = json.loads(capsys.readouterr().out)
+    for tool in ("engine", "roadrunner", "scipy"):
+        assert out[tool]["patient_years_per_s"] > 0
+        assert out[tool]["per_core"] == pytest.approx(
+            out[tool]["patient_years_per_s"] / out[tool]["cores"]
+        )
+    assert out["ratio_vs_roadrunner"] == pytest.approx(
+        out["engine"]["per_core"] / out["roadrunner"]["per_core"]
+    )
+    assert out["agreement_ok"] == (out["max_rel_diff"] <= AGREEMENT)
+    # The engine, libRoadRunner and SciPy solve one model: they agree within the bar.
+    assert out["max_rel_diff"] <= AGREEMENT
+    assert out["scipy"]["max_rel_diff_vs_engine"] <= AGREEMENT
+    assert out["engine"]["compile_s"] > 0 and out["engine"]["peak_memory_mb"] > 0
+    assert set(out["engine"]["profile_s"]) == {"arguments", "compile", "run_in", "treatment"}
+    assert "not medical advice" in out["disclaimer"]
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--patients", "0"], "patients"),
+        (["--years", "-1"], "years"),
+        (["--roadrunner-patients", "0"], "roadrunner-patients"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(args, field, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", *args])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and field in err[0]
