@@ -47,6 +47,7 @@ AGREEMENT = 1e-3  # relative: the project's bar for the engine's agreement (DESI
 # A value below this fraction of its biomarker's largest magnitude over the run is compared
 # in absolute terms (a T-score crossing 0; a suppressed hot-flush rate of 1e-10 a day).
 ABSOLUTE_FRACTION = 1e-6
+ABSOLUTE_FLOOR = 1e-12  # ... and below this, in the biomarker's own units (1e-32 mm vs 0)
 SAVE_EVERY_DAYS = 7  # saved days compared between the tools
 
 # The bench population: the flagship trial's postmenopausal women (examples/flagship_trial.yaml).
@@ -105,7 +106,7 @@ def _peak_mb() -> float:
 
 def _tolerances(values: dict[str, NDArray[np.float64]]) -> dict[str, float]:
     return {
-        k: max(ABSOLUTE_FRACTION * float(np.nanmax(np.abs(v))), np.finfo(float).tiny)
+        k: max(ABSOLUTE_FRACTION * float(np.nanmax(np.abs(v))), ABSOLUTE_FLOOR)
         for k, v in values.items()
         if np.any(np.isfinite(v))
     }
@@ -330,7 +331,8 @@ def run_bench(config: BenchConfig, progress: Progress | None = None) -> dict[str
         "max_rel_diff": worst,
         "agreement_ok": bool(worst <= AGREEMENT),
         "agreement_bar": AGREEMENT,
-        "absolute_tolerance": f"{ABSOLUTE_FRACTION:g} x each biomarker's largest magnitude",
+        "absolute_tolerance": f"{ABSOLUTE_FRACTION:g} x each biomarker's largest magnitude "
+        f"(at least {ABSOLUTE_FLOOR:g} in its units)",
         "regimen": REGIMEN,
         "machine": {"cores": cores(), "jax_backend": jax.default_backend()},
         "sermsim_version": __version__,

@@ -230,7 +230,7 @@ def rhs(t: Array, y: Array, plasma: Array, portal: Array, args: Args) -> Array:
     p, person = args["p"], args["person"]
     age, _, sig, _ = _at(t, y, plasma, portal, args)
     tau = {k: p[f"time_scales.{k}"] for k in _TIME_SCALES}
-    dy = jnp.zeros_like(y)
+    d: dict[str, Array] = {}  # the derivatives, stacked once at the end
 
     # HPG axis.
     g = _gnrh_drive(sig[ROW["hypothalamus"]], p)
@@ -248,22 +248,22 @@ def rhs(t: Array, y: Array, plasma: Array, portal: Array, args: Args) -> Array:
     )
     testis = person["testis_capacity"] * decline * lh / (lh + p["men.testis_lh_half_saturation"])
     gonadal_t = jnp.where(female, ovary, testis)
-    dy = dy.at[S["lh"]].set((lh_t - lh) / tau["lh"])
-    dy = dy.at[S["fsh"]].set((fsh_t - fsh) / tau["fsh"])
-    dy = dy.at[S["gonadal"]].set((gonadal_t - y[S["gonadal"]]) / tau["gonadal"])
+    d["lh"] = (lh_t - lh) / tau["lh"]
+    d["fsh"] = (fsh_t - fsh) / tau["fsh"]
+    d["gonadal"] = (gonadal_t - y[S["gonadal"]]) / tau["gonadal"]
 
     # Bone remodelling.
     e_bone = activity(sig, "bone", p)
     act_t, imbalance = bone_drive(e_bone, y[S["bone_memory"]], p)
     a, f = y[S["bone_activation"]], y[S["bone_formation"]]
-    dy = dy.at[S["bone_activation"]].set((act_t - a) / tau["bone_activation"])
-    dy = dy.at[S["bone_formation"]].set(((1.0 - imbalance) * a - f) / tau["bone_formation"])
-    dy = dy.at[S["bone_memory"]].set((e_bone - y[S["bone_memory"]]) / tau["bone_estrogen_memory"])
+    d["bone_activation"] = (act_t - a) / tau["bone_activation"]
+    d["bone_formation"] = ((1.0 - imbalance) * a - f) / tau["bone_formation"]
+    d["bone_memory"] = (e_bone - y[S["bone_memory"]]) / tau["bone_estrogen_memory"]
     moving = (t >= 0.0).astype(y.dtype)  # the run-in keeps the person's measured BMD
     for site in BMD_SITES:
         i = S[f"bmd_{site}"]
         rate = p[f"bone.k_{site}"] / DAYS_PER_YEAR * (f - a) * y[i]
-        dy = dy.at[i].set(moving * rate)
+        d[f"bmd_{site}"] = moving * rate
 
     # Breast, endometrium, vagina, thermoregulation.
     e_breast = activity(sig, "breast", p)
@@ -271,22 +271,22 @@ def rhs(t: Array, y: Array, plasma: Array, portal: Array, args: Args) -> Array:
     # Proliferation saturates beyond the premenopausal range either way (assumption): the
     # log-linear link between the post- and premenopausal points, through tanh.
     ki_t = ki_post * jnp.exp(jnp.log(ki_pre / ki_post) * jnp.tanh(e_breast) / jnp.tanh(1.0))
-    dy = dy.at[S["breast_ki67"]].set((ki_t - y[S["breast_ki67"]]) / tau["breast"])
+    d["breast_ki67"] = (ki_t - y[S["breast_ki67"]]) / tau["breast"]
     by_mpa, _ = progestogen_response(age, plasma, person, p, args)
     endo_t = endometrial_target(sig, by_mpa, person, p)
-    dy = dy.at[S["endometrium"]].set((endo_t - y[S["endometrium"]]) / tau["endometrium"])
+    d["endometrium"] = (endo_t - y[S["endometrium"]]) / tau["endometrium"]
     vag_t = vaginal_target(activity(sig, "vagina", p), p)
-    dy = dy.at[S["vaginal_maturation"]].set((vag_t - y[S["vaginal_maturation"]]) / tau["vagina"])
+    d["vaginal_maturation"] = (vag_t - y[S["vaginal_maturation"]]) / tau["vagina"]
     s_thermo = sig[ROW["thermoregulation"]]
-    dy = dy.at[S["thermo_setpoint"]].set(
-        (s_thermo - y[S["thermo_setpoint"]]) / tau["thermoregulatory_adaptation"]
-    )
+    d["thermo_setpoint"] = (s_thermo - y[S["thermo_setpoint"]]) / tau["thermoregulatory_adaptation"]
 
     # Liver.
     first = S[f"liver_{LIVER_MARKERS[0]}"]
     z = y[first : first + len(LIVER_MARKERS)]
-    dy = dy.at[first : first + len(LIVER_MARKERS)].set((liver_targets(sig, p) - z) / tau["liver"])
-    return dy
+    liver = (liver_targets(sig, p) - z) / tau["liver"]
+    for k, m in enumerate(LIVER_MARKERS):
+        d[f"liver_{m}"] = liver[k]
+    return jnp.stack([d[name] for name in STATES])
 
 
 _TIME_SCALES = (
