@@ -8,12 +8,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sermsim import DISCLAIMER, __version__
 from sermsim.core.errors import NumericalError, SermsimError, SpecError
+
+if TYPE_CHECKING:  # imported where used: the CLI starts fast
+    from sermsim.trials.run import TrialOutcome
+    from sermsim.trials.spec import TrialSpec
 
 app = typer.Typer(
     add_completion=False,
@@ -306,13 +310,13 @@ def _check_shard_options(
 
 
 def _run_trial(
-    trial: Any,
+    trial: TrialSpec,
     out: Path | None,
     shards: int | None,
     dask_local: int | None,
     scheduler: str | None,
     report: _Reporter,
-) -> Any:
+) -> TrialOutcome:
     """One run of trial run: in one go, or in shards (here or on Dask)."""
     from sermsim.trials.run import run_trial
     from sermsim.trials.shards import check_shards, run_sharded
