@@ -147,6 +147,8 @@ def test_day_zero_is_the_untreated_baseline_and_later_days_follow_the_event():
     off = sbml.simulate_sbml(untreated, days, ("estradiol_pg_ml",))["estradiol_pg_ml"]
     assert on[0] == pytest.approx(off[0], rel=1e-12)  # day 0: before the first dose
     assert np.all(on[1:] > 2.0 * off[1:])  # from day 1, the day's mean includes the doses
+    with pytest.raises(SpecError, match="doses through day 10"):  # sermsim doses every day
+        sbml.simulate_sbml(text, [0.0, 11.0], ("estradiol_pg_ml",))
 
 
 def test_irregular_schedules_are_refused():

@@ -25,7 +25,11 @@ The file states exactly the model the engine runs (``integrate.treat``):
   concentrations ``plasma_<ligand> = CM xs`` and ``portal_<ligand> = PM xs`` (``CM``, ``PM``:
   the plasma and portal maps times ``dosing.day_mean_matrix``), piecewise constant over each
   day, as in the engine. Doses are taken on days 0 .. N, N = ceil(years * 365.25), the last day
-  sermsim reports; the event keeps firing afterwards, without doses.
+  sermsim reports (the parameter ``dose_until``: change it to dose for longer or shorter, the
+  schedule found within the horizon repeated); the event keeps firing afterwards, without
+  doses. The event also sets to 0 any state or amount
+  below :data:`FLUSH_BELOW` in magnitude (zero in every output; the engine's float64 reaches 0
+  the same way, by underflow), without which CVODE fails as a decaying state nears underflow.
 * **Irregular schedules are refused**: doses missed at random (adherence below 1) are a draw per
   run, not a model; the export raises :class:`SpecError` for them.
 
@@ -78,6 +82,7 @@ FLUSH_BELOW = 1e-200
 MAX_DOSE_RUNS = 64  # runs of dosing days in one period of a schedule formula (file size guard)
 
 _DAY = "dose_day"
+_UNTIL = "dose_until"
 
 
 def export_sbml(
@@ -237,9 +242,13 @@ def _provenance(key: str) -> list[str]:
     ]
 
 
-def _dose_count(graph: sy.Graph, counts: NDArray[np.uint8], day: sy.Node) -> sy.Node:
+def _dose_count(
+    graph: sy.Graph, counts: NDArray[np.uint8], day: sy.Node, until: sy.Node
+) -> sy.Node:
     """How many doses of a line are taken on ``day`` (a symbol): the engine's daily counts
-    as one period of dosing days repeated from the first dosing day to the last."""
+    (days 0 .. ``until``, the last day of dosing) as one period of dosing days repeated from
+    the first dosing day on; a schedule that does not repeat within them ends with its last
+    dose."""
     g = graph
     taken = np.flatnonzero(counts)
     if taken.size == 0:
@@ -268,11 +277,8 @@ def _dose_count(graph: sy.Graph, counts: NDArray[np.uint8], day: sy.Node) -> sy.
     if period < seg.size:
         cycles = g.apply("floor", g.apply("div", offset, g.const(float(period))))
         phase = g.apply("sub", offset, g.apply("mul", g.const(float(period)), cycles))
-    within = g.apply(
-        "and",
-        g.apply("ge", day, g.const(float(first))),
-        g.apply("le", day, g.const(float(last))),
-    )
+    end = until if period < seg.size else g.const(float(last))
+    within = g.apply("and", g.apply("ge", day, g.const(float(first))), g.apply("le", day, end))
     out = g.const(0.0)
     for start, stop, n in reversed(runs):
         cond = within
@@ -282,7 +288,8 @@ def _dose_count(graph: sy.Graph, counts: NDArray[np.uint8], day: sy.Node) -> sy.
             cond = g.apply("and", cond, g.apply("lt", phase, g.const(float(stop))))
         out = g.select(cond, g.const(float(n)), out)
     check_days = np.arange(counts.size + period + 1)
-    got = [sy.evaluate([out], {day.name: float(d)})[0] for d in check_days]
+    n_days = float(counts.size - 1)
+    got = [sy.evaluate([out], {day.name: float(d), until.name: n_days})[0] for d in check_days]
     want = np.concatenate([counts, np.zeros(period + 1)])
     if not np.array_equal(np.asarray(got, dtype=float), want):
         raise NumericalError("sbml export: the dose formula misses a dose; please report")
@@ -435,13 +442,14 @@ def _write_pk(
             for sid, row in zip(ids, matrix, strict=True):
                 w.parameter(sid, None, constant=False, name="nM, the day's mean")
                 w.assignment(sid, _linear_formula(row, xs))
+        w.parameter(_UNTIL, float(n_days), constant=True, name="the last day of dosing")
         counts = reg.day_counts(n_days + 1)
-        day = graph.symbol(_DAY)
+        day, until = graph.symbol(_DAY), graph.symbol(_UNTIL)
         added: dict[int, list[str]] = {}
         for k, line in enumerate(reg.lines):
             doses = f"doses_{k}_{_sid(line.agent)}"
             w.parameter(doses, None, constant=False, name=f"doses of {line.agent} that day")
-            w.assignment(doses, sy.infix(_dose_count(graph, counts[k], day)))
+            w.assignment(doses, sy.infix(_dose_count(graph, counts[k], day, until)))
             for j in np.flatnonzero(line.amount):
                 added.setdefault(int(j), []).append(f"{doses} * {float(line.amount[j])!r}")
         for i in range(reg.n_states):
@@ -509,6 +517,11 @@ def _model_notes(
         "concentrations plasma_* and portal_* (nM), linear in xs_* through the day-mean matrix "
         "(1/T) integral over the day of expm(K s) ds: piecewise constant over each day, "
         "sermsim's daily-mean drug input.",
+        f"At each day's start a state or amount below {FLUSH_BELOW:g} in magnitude is set to 0 "
+        "(zero in every output; CVODE fails as a decaying state such as postmenopausal gonadal "
+        "output nears the underflow limit).",
+        f"Doses are taken on days 0 to dose_until = {n_days} (change it to dose for longer or "
+        "shorter; a schedule that does not repeat within it ends with its last dose).",
         "sermsim reports day d as the state at the start of day d with day d's mean input, "
         "i.e. the values just after the event at time d (libRoadRunner reports post-event "
         "values at an event time); sermsim's day 0 is the untreated baseline, before the first "
@@ -537,8 +550,10 @@ def simulate_sbml(
     """Simulate an exported document in libRoadRunner (CVODE at ``rtol``, ``atol``) and return
     ``outputs`` (biomarkers, or ``signal:<row>``) at ``days``, in the engine's convention: day
     0 is the untreated baseline (the state before the first dose event), day d > 0 the values
-    just after the event at time d. An output the file omits is NaN. ``timing`` receives the
-    seconds spent loading (``load_s``) and simulating (``simulate_s``).
+    just after the event at time d. An output the file omits is NaN. Days after the file's last
+    day of dosing (``dose_until``) are refused: sermsim doses on every day it reports.
+    ``timing`` receives the seconds spent loading (``load_s``) and simulating (``simulate_s``;
+    CPU seconds: ``simulate_cpu_s``).
     """
     import roadrunner
 
@@ -549,12 +564,20 @@ def simulate_sbml(
         raise SpecError("days", list(when), "give increasing days from 0")
     start = time.perf_counter()
     rr = roadrunner.RoadRunner(text)
-    loaded = time.perf_counter()
+    loaded, loaded_cpu = time.perf_counter(), time.process_time()
     integrator = rr.getIntegrator()
     integrator.setValue("relative_tolerance", rtol)
     integrator.setValue("absolute_tolerance", atol)
     integrator.setValue("maximum_num_steps", MAX_STEPS)
     present = set(rr.model.getGlobalParameterIds())
+    if _UNTIL in present and when[-1] > rr.getValue(_UNTIL):
+        last = rr.getValue(_UNTIL)
+        raise SpecError(
+            "days",
+            float(when[-1]),
+            f"the file doses through day {last:g} (sermsim doses every day it reports): "
+            f"export it for at least {when[-1] / DAYS_PER_YEAR:.6g} years",
+        )
     ids = {name: _sid(name.replace(":", "_")) for name in outputs}
     selected = [name for name in outputs if ids[name] in present]
     result = {name: np.full(when.size, np.nan) for name in outputs}
@@ -579,4 +602,5 @@ def simulate_sbml(
     if timing is not None:
         timing["load_s"] = loaded - start
         timing["simulate_s"] = time.perf_counter() - loaded
+        timing["simulate_cpu_s"] = time.process_time() - loaded_cpu
     return result
