@@ -27,6 +27,7 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -359,7 +360,7 @@ def run_bench(config: BenchConfig, progress: Progress | None = None) -> dict[str
     }
 
 
-def bench_trial(spec_path: str, progress: Progress | None = None) -> dict[str, Any]:
+def bench_trial(spec_path: Path, progress: Progress | None = None) -> dict[str, Any]:
     """Time a whole ``trial run`` and say where the time goes (the stages it reports)."""
     from sermsim.trials.run import run_trial
     from sermsim.trials.spec import load_trial

@@ -416,7 +416,7 @@ def bench(
     _check_folder(out)
     with _Reporter("bench") as report:
         if trial is not None:
-            result = bn.bench_trial(str(trial), progress=report)
+            result = bn.bench_trial(trial, progress=report)
         else:
             config = bn.BenchConfig(patients, years, roadrunner_patients, scipy_patients)
             result = bn.run_bench(config, progress=report)

@@ -484,7 +484,7 @@ def _output_name(sid: str) -> str:
 def _omitted(patient: Patient, biomarkers: Mapping[str, sy.Node]) -> dict[str, str]:
     """Biomarkers left out of the file: those sermsim reports as not applicable to the
     person, and any whose value is undefined (NaN) for her or him."""
-    out = dict(simulate._not_applicable(patient))
+    out = dict(simulate.not_applicable(patient))
     for name, node in biomarkers.items():
         if node.op == "const" and isinstance(node.value, float) and math.isnan(node.value):
             out.setdefault(name, "undefined for this person")
@@ -492,7 +492,7 @@ def _omitted(patient: Patient, biomarkers: Mapping[str, sy.Node]) -> dict[str, s
 
 
 def _label(patient: Patient) -> str:
-    return simulate._patient_label(patient)
+    return simulate.patient_label(patient)
 
 
 def _model_notes(

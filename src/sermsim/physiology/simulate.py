@@ -502,7 +502,7 @@ def _dataset(
         data,
         coords={"time": np.asarray(ts), "tissue": list(TISSUES), "moiety": list(moieties)},
     )
-    reasons = _not_applicable(patient)
+    reasons = not_applicable(patient)
     for name, (units, long_name, panel) in BIOMARKERS.items():
         attrs = {"units": units, "long_name": long_name, "panel": panel}
         if name in reasons:
@@ -514,7 +514,7 @@ def _dataset(
     ds["unbound_nM"].attrs.update({"units": "nM", "long_name": "unbound plasma concentration"})
     ds.attrs.update(
         {
-            "patient": _patient_label(patient),
+            "patient": patient_label(patient),
             "regimen": regimen_label(regimen),
             "years": float(years),
             "disclaimer": DISCLAIMER,
@@ -529,7 +529,7 @@ def _dataset(
     return ds
 
 
-def _not_applicable(patient: Patient) -> dict[str, str]:
+def not_applicable(patient: Patient) -> dict[str, str]:
     reasons: dict[str, str] = {}
     if patient.sex == "male":
         for name in _WOMEN_ONLY:
@@ -542,7 +542,7 @@ def _not_applicable(patient: Patient) -> dict[str, str]:
     return reasons
 
 
-def _patient_label(patient: Patient) -> str:
+def patient_label(patient: Patient) -> str:
     if patient.sex == "male":
         return f"man aged {patient.age:g}"
     stage = {"pre": "premenopausal", "peri": "perimenopausal", "post": "postmenopausal"}
