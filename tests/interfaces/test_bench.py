@@ -14,12 +14,13 @@ from sermsim.interfaces.cli import main
 
 
 def test_max_relative_difference_ignores_values_below_their_absolute_tolerance():
-    theirs = {"a": np.array([1.0, 2.0, 1e-9]), "b": np.array([0.0, 0.0, 0.0])}
-    ours = {"a": np.array([1.0, 2.002, 5e-9]), "b": np.array([1e-12, 0.0, 0.0])}
+    # LH's absolute tolerance is 1e-6 x its typical 10 IU/L = 1e-5 IU/L.
+    theirs = {"lh_iu_l": np.array([10.0, 20.0, 1e-6]), "ldl_mg_dl": np.zeros(3)}
+    ours = {"lh_iu_l": np.array([10.0, 20.02, 5e-6]), "ldl_mg_dl": np.full(3, 1e-9)}
     rel, where = max_relative_difference(ours, theirs)
-    # 1e-9 is below 1e-6 x max|a| = 2e-6 and all of b is 0: only the 1e-3 difference counts.
-    assert rel == pytest.approx(1e-3) and where == "a"
-    ours["a"][0] = np.nan
+    # 1e-6 is below LH's tolerance and all LDL values are 0: only the 1e-3 difference counts.
+    assert rel == pytest.approx(1e-3) and where == "lh_iu_l"
+    ours["lh_iu_l"][0] = np.nan
     assert max_relative_difference(ours, theirs)[0] == float("inf")
 
 

@@ -15,49 +15,17 @@ from sermsim.core.errors import SpecError
 from sermsim.interfaces.cli import main
 from sermsim.physiology import sbml
 from sermsim.physiology.patient import load_patient, patient_from_mapping
+from sermsim.physiology.reference import ABSOLUTE_FRACTION, AGREEMENT, TYPICAL_SIZE
 from sermsim.physiology.simulate import BIOMARKERS, day_zero, default_engine, simulate
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "postmenopausal_55.yaml"
 
 # Agreement of libRoadRunner on the exported file with sermsim's engine, per biomarker and day:
-# |diff| <= RTOL * |value| + ATOL_FRACTION * TYPICAL[biomarker]. RTOL is the project's bar for
-# the engine (DESIGN.md); the absolute floor is a millionth of each biomarker's typical size in
-# its unit (orders of magnitude, not data), so that values crossing zero (T-scores) or
-# suppressed to nothing (hot flushes on an estrogen) are judged in absolute terms.
-RTOL = 1e-3
-ATOL_FRACTION = 1e-6
-TYPICAL = {
-    "lh_iu_l": 10.0,
-    "fsh_iu_l": 10.0,
-    "estradiol_pg_ml": 10.0,
-    "testosterone_ng_dl": 500.0,
-    "progesterone_ng_ml": 1.0,
-    "bmd_lumbar_spine_g_cm2": 1.0,
-    "bmd_total_hip_g_cm2": 1.0,
-    "bmd_femoral_neck_g_cm2": 1.0,
-    "t_score_lumbar_spine": 1.0,
-    "t_score_total_hip": 1.0,
-    "t_score_femoral_neck": 1.0,
-    "ctx_ng_ml": 0.3,
-    "p1np_ug_l": 50.0,
-    "ldl_mg_dl": 100.0,
-    "hdl_mg_dl": 50.0,
-    "triglycerides_mg_dl": 100.0,
-    "total_cholesterol_mg_dl": 200.0,
-    "shbg_nmol_l": 50.0,
-    "fibrinogen_g_l": 3.0,
-    "antithrombin_pct": 100.0,
-    "protein_s_pct": 100.0,
-    "apc_resistance_ratio": 1.0,
-    "prothrombotic_index": 1.0,
-    "breast_ki67_pct": 2.0,
-    "endometrial_thickness_mm": 5.0,
-    "endometrial_stimulation_mm": 1.0,
-    "vaginal_superficial_pct": 10.0,
-    "vaginal_parabasal_pct": 50.0,
-    "vaginal_ph": 5.0,
-    "hot_flushes_per_day": 5.0,
-}
+# |diff| <= RTOL * |value| + ATOL_FRACTION * TYPICAL[biomarker] (sermsim.physiology.reference,
+# shared with `sermsim bench`).
+RTOL = AGREEMENT
+ATOL_FRACTION = ABSOLUTE_FRACTION
+TYPICAL = TYPICAL_SIZE
 
 CASES = {
     "postmenopausal woman, raloxifene 60 mg/day, 5 years": ("example", "raloxifene:60", 5.0),

@@ -48,6 +48,74 @@ class Tolerances:
     method: str = "Radau"
 
 
+# Agreement between two solvers of this model, per biomarker and day (DESIGN.md, issue 5):
+# |difference| <= AGREEMENT * |value| + ABSOLUTE_FRACTION * TYPICAL_SIZE[biomarker]. The
+# absolute part is a millionth of each biomarker's typical size in its unit (orders of
+# magnitude, not data), so that values crossing zero (T-scores) or suppressed to nothing (hot
+# flushes on an estrogen) are judged in absolute terms.
+AGREEMENT = 1e-3
+ABSOLUTE_FRACTION = 1e-6
+TYPICAL_SIZE = {
+    "lh_iu_l": 10.0,
+    "fsh_iu_l": 10.0,
+    "estradiol_pg_ml": 10.0,
+    "testosterone_ng_dl": 500.0,
+    "progesterone_ng_ml": 1.0,
+    "bmd_lumbar_spine_g_cm2": 1.0,
+    "bmd_total_hip_g_cm2": 1.0,
+    "bmd_femoral_neck_g_cm2": 1.0,
+    "t_score_lumbar_spine": 1.0,
+    "t_score_total_hip": 1.0,
+    "t_score_femoral_neck": 1.0,
+    "ctx_ng_ml": 0.3,
+    "p1np_ug_l": 50.0,
+    "ldl_mg_dl": 100.0,
+    "hdl_mg_dl": 50.0,
+    "triglycerides_mg_dl": 100.0,
+    "total_cholesterol_mg_dl": 200.0,
+    "shbg_nmol_l": 50.0,
+    "fibrinogen_g_l": 3.0,
+    "antithrombin_pct": 100.0,
+    "protein_s_pct": 100.0,
+    "apc_resistance_ratio": 1.0,
+    "prothrombotic_index": 1.0,
+    "breast_ki67_pct": 2.0,
+    "endometrial_thickness_mm": 5.0,
+    "endometrial_stimulation_mm": 1.0,
+    "vaginal_superficial_pct": 10.0,
+    "vaginal_parabasal_pct": 50.0,
+    "vaginal_ph": 5.0,
+    "hot_flushes_per_day": 5.0,
+}
+
+
+def absolute_tolerance(biomarker: str) -> float:
+    return ABSOLUTE_FRACTION * TYPICAL_SIZE[biomarker]
+
+
+def compare(
+    ours: dict[str, NDArray[np.float64]], theirs: dict[str, NDArray[np.float64]]
+) -> tuple[bool, float, str]:
+    """Whether every biomarker agrees (the criterion above), and the largest relative
+    difference over values above their absolute tolerance, with where it is."""
+    ok, worst, where = True, 0.0, ""
+    for name, b in theirs.items():
+        if name not in TYPICAL_SIZE or name not in ours:
+            continue
+        a, b = np.asarray(ours[name], float), np.asarray(b, float)
+        both = np.isfinite(a) & np.isfinite(b)
+        if np.any(np.isfinite(a) != np.isfinite(b)):
+            return False, float("inf"), name
+        d, atol = np.abs(a[both] - b[both]), absolute_tolerance(name)
+        ok = ok and bool(np.all(d <= AGREEMENT * np.abs(b[both]) + atol))
+        big = np.abs(b[both]) > atol
+        if np.any(big):
+            rel = float(np.max(d[big] / np.abs(b[both][big])))
+            if rel > worst:
+                worst, where = rel, name
+    return ok, worst, where
+
+
 TIGHT = Tolerances(rtol=1e-8, atol=1e-10)  # the reference the engine is checked against
 PK_TIGHT = Tolerances(rtol=1e-11, atol=1e-12, method="DOP853")  # the PK days (non-stiff)
 USER = Tolerances(rtol=1e-6, atol=1e-9, method="LSODA")  # as a SciPy user would run it
