@@ -13,12 +13,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## The flagship job: the tissue-selectivity profile of every agent, five years of a typical
-## 55-year-old postmenopausal woman on each agent, then a five-arm virtual trial in
-## postmenopausal women; everything written under out/.
+## 55-year-old postmenopausal woman on each agent, a five-arm virtual trial in postmenopausal
+## women, and her physiology on raloxifene as SBML; everything written under out/.
 run: $(STAMP)
 	$(BIN)/sermsim profile --all --out out
 	$(BIN)/sermsim simulate --patient examples/postmenopausal_55.yaml --regimen all --years 5 --out out/simulate
 	$(BIN)/sermsim trial run examples/flagship_trial.yaml --out out/trial
+	$(BIN)/sermsim export sbml out/postmenopausal_55_raloxifene.xml --patient examples/postmenopausal_55.yaml --regimen raloxifene:60 --years 5
 
 ## Every test: lint, types, layer contract, unit/oracle/property/end-to-end tests.
 test: $(STAMP)
