@@ -32,16 +32,9 @@ from sermsim.core.units import DAYS_PER_YEAR
 from sermsim.interfaces.bench import bench_population, cores
 from sermsim.physiology import integrate, simulate
 from sermsim.physiology.simulate import default_engine
+from sermsim.trials.anchors import DRIVER_OUTPUTS
 
-OUTPUTS = (
-    "signal:breast",
-    "bmd_lumbar_spine_g_cm2",
-    "bmd_total_hip_g_cm2",
-    "ctx_ng_ml",
-    "prothrombotic_index",
-    "ldl_mg_dl",
-    "endometrial_stimulation_mm",
-)
+OUTPUTS = DRIVER_OUTPUTS  # what a trial reads of the physiology
 CHUNK = 10_000  # people per compiled call: bounded memory at any population size
 
 

@@ -216,6 +216,27 @@ def _rhs_profile(people: list[Patient], engine: Engine, repeats: int = 500) -> d
     }
 
 
+def _each_person(
+    people: list[Patient],
+    engine_values: dict[str, NDArray[np.float64]],
+    run_one: Callable[[int, Patient], dict[str, NDArray[np.float64]]],
+    label: str,
+    span: tuple[float, float],
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """Run a one-patient-at-a-time tool on every person and compare each with the engine."""
+    worst, where, agree = 0.0, "", True
+    for i, person in enumerate(people):
+        if progress:
+            done = span[0] + (span[1] - span[0]) * i / len(people)
+            progress(f"{label}: patient {i + 1} of {len(people)}", done)
+        ok, rel, name = compare({k: v[i] for k, v in engine_values.items()}, run_one(i, person))
+        agree = agree and ok
+        if rel > worst:
+            worst, where = rel, name
+    return {"agreement_ok": agree, "max_rel_diff_vs_engine": worst, "worst_biomarker": where}
+
+
 def _roadrunner_run(
     people: list[Patient],
     day0: NDArray[np.float64],
@@ -227,47 +248,33 @@ def _roadrunner_run(
     from sermsim.physiology import sbml
 
     regimen = parse_regimen(REGIMEN, engine.agents)
-    grid = integrate.grid_for(years * DAYS_PER_YEAR, SAVE_EVERY_DAYS)
-    days = grid.save_days
-    export_s = load_s = sim_s = sim_cpu = 0.0
-    worst, where, agree = 0.0, "", True
-    for i, person in enumerate(people):
-        if progress and i % 10 == 0:
-            progress(
-                f"libRoadRunner: patient {i + 1} of {len(people)}", 0.3 + 0.4 * i / len(people)
-            )
+    days = integrate.grid_for(years * DAYS_PER_YEAR, SAVE_EVERY_DAYS).save_days
+    spent = {"sbml_export": 0.0, "load": 0.0, "simulate": 0.0, "simulate_cpu": 0.0}
+
+    def run_one(i: int, person: Patient) -> dict[str, NDArray[np.float64]]:
         t = time.perf_counter()
         dosed = (days[-1] + 1.0) / DAYS_PER_YEAR  # dosing through the last saved day
         text = sbml.export_sbml(person, regimen, dosed, engine=engine, day0=day0[i])
-        export_s += time.perf_counter() - t
+        spent["sbml_export"] += time.perf_counter() - t
         timing: dict[str, float] = {}
-        cpu = time.process_time()
         theirs = sbml.simulate_sbml(text, days, tuple(BIOMARKERS), timing=timing)
-        load_s += timing["load_s"]
-        sim_s += timing["simulate_s"]
-        # CPU share of the simulation: the call's CPU time less its share spent loading.
-        sim_cpu += (
-            (time.process_time() - cpu)
-            * timing["simulate_s"]
-            / (timing["simulate_s"] + timing["load_s"])
-        )
-        ours = {k: v[i] for k, v in engine_values.items()}
-        ok, rel, name = compare(ours, theirs)
-        agree = agree and ok
-        if rel > worst:
-            worst, where = rel, name
+        spent["load"] += timing["load_s"]
+        spent["simulate"] += timing["simulate_s"]
+        spent["simulate_cpu"] += timing["simulate_cpu_s"]
+        return theirs
+
+    compared = _each_person(people, engine_values, run_one, "libRoadRunner", (0.3, 0.7), progress)
     patient_years = len(people) * years
+    cpu = spent.pop("simulate_cpu")
     return {
         "patients": len(people),
         "years": years,
-        "agreement_ok": agree,
-        "patient_years_per_s": patient_years / sim_s,
-        "per_core": patient_years / sim_cpu,
-        "cores": sim_cpu / sim_s,
-        "with_model_load_patient_years_per_s": patient_years / (sim_s + load_s),
-        "profile_s": {"sbml_export": export_s, "load": load_s, "simulate": sim_s},
-        "max_rel_diff_vs_engine": worst,
-        "worst_biomarker": where,
+        "patient_years_per_s": patient_years / spent["simulate"],
+        "per_core": patient_years / cpu,
+        "cores": cpu / spent["simulate"],
+        "with_model_load_patient_years_per_s": patient_years / (spent["simulate"] + spent["load"]),
+        "profile_s": spent,
+        **compared,
     }
 
 
@@ -280,36 +287,28 @@ def _scipy_run(
     progress: Progress | None,
 ) -> dict[str, Any]:
     regimen = parse_regimen(REGIMEN, engine.agents)
-    grid = integrate.grid_for(years * DAYS_PER_YEAR, SAVE_EVERY_DAYS)
-    days = grid.save_days.astype(int)
-    total = total_cpu = 0.0
-    worst, where, agree = 0.0, "", True
-    for i, person in enumerate(people):
-        if progress:
-            progress(f"SciPy: patient {i + 1} of {len(people)}", 0.7 + 0.25 * i / len(people))
+    days = integrate.grid_for(years * DAYS_PER_YEAR, SAVE_EVERY_DAYS).save_days.astype(int)
+    spent = {"wall": 0.0, "cpu": 0.0}
+
+    def run_one(i: int, person: Patient) -> dict[str, NDArray[np.float64]]:
         t, cpu = time.perf_counter(), time.process_time()
         ref = reference_simulate(
             person, regimen, int(days[-1]), engine=engine, tol=USER, day0=day0[i]
         )
-        total += time.perf_counter() - t
-        total_cpu += time.process_time() - cpu
-        theirs = {k: v[days] for k, v in ref.items()}
-        ours = {k: v[i] for k, v in engine_values.items()}
-        ok, rel, name = compare(ours, theirs)
-        agree = agree and ok
-        if rel > worst:
-            worst, where = rel, name
+        spent["wall"] += time.perf_counter() - t
+        spent["cpu"] += time.process_time() - cpu
+        return {k: v[days] for k, v in ref.items()}
+
+    compared = _each_person(people, engine_values, run_one, "SciPy", (0.7, 0.95), progress)
     patient_years = len(people) * years
     return {
         "patients": len(people),
         "years": years,
-        "agreement_ok": agree,
         "method": f"{USER.method} rtol {USER.rtol:g}",
-        "patient_years_per_s": patient_years / total,
-        "per_core": patient_years / total_cpu,
-        "cores": total_cpu / total,
-        "max_rel_diff_vs_engine": worst,
-        "worst_biomarker": where,
+        "patient_years_per_s": patient_years / spent["wall"],
+        "per_core": patient_years / spent["cpu"],
+        "cores": spent["cpu"] / spent["wall"],
+        **compared,
     }
 
 
