@@ -24,7 +24,6 @@ education, not medical advice.
 
 from __future__ import annotations
 
-import os
 import resource
 import time
 from collections.abc import Callable
@@ -41,6 +40,7 @@ from sermsim import DISCLAIMER, __version__
 from sermsim.agents.regimen import parse_regimen
 from sermsim.core.units import DAYS_PER_YEAR
 from sermsim.physiology import integrate, model, simulate
+from sermsim.physiology.integrate import cores
 from sermsim.physiology.patient import Patient
 from sermsim.physiology.reference import (
     ABSOLUTE_FRACTION,
@@ -85,14 +85,6 @@ class BenchConfig:
     years: float = 5.0
     roadrunner_patients: int = 100
     scipy_patients: int = 10
-
-
-def cores() -> int:
-    """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def bench_population(n: int, engine: Engine) -> list[Patient]:

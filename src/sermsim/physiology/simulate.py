@@ -404,9 +404,16 @@ def regimen_system(
 def day_zero(patients: list[Patient], engine: Engine) -> jax.Array:
     """Every person's state at the start of treatment, after the drug-free run-in."""
     args = batch_arguments(patients, (), engine)
-    y0 = jnp.asarray(np.stack([start_state(p, engine) for p in patients]))
+    person = args.pop("person")
+    y0 = np.stack([start_state(p, engine) for p in patients])
     t0 = jnp.asarray(-RUN_IN_YEARS * DAYS_PER_YEAR)
-    y = integrate.run_in_batch(args, y0, t0, integrate.run_in_steps(RUN_IN_YEARS))
+    steps = integrate.run_in_steps(RUN_IN_YEARS)
+    y = integrate.on_every_core(
+        lambda shared, pe, yy: integrate.run_in_batch({**shared, "person": pe}, yy, t0, steps),
+        args,
+        (person, y0),
+        len(patients),
+    )
     if not bool(jnp.all(jnp.isfinite(y))):
         raise NumericalError("run-in: a state is not finite; please report")
     return y
@@ -559,8 +566,10 @@ SAVES_PER_YEAR = 24  # batch outputs are saved twice a month, then interpolated
 
 
 def _horizon_bucket(years: float) -> float:
-    """The solve's horizon: the next power of two of years (at least 1)."""
-    return float(2 ** max(0, math.ceil(math.log2(max(years, 1e-9)))))
+    """The run's horizon: whole years (at least 1), so that one compiled program serves every
+    horizon within a year (compiling takes a few seconds; a year's extra steps cost more for
+    large batches than a power-of-two bucket would save in compilations)."""
+    return float(max(1, math.ceil(years - 1e-9)))
 
 
 def _stack(trees: list[Any]) -> Any:
@@ -590,9 +599,8 @@ def simulate_batch(
     padded = -(-n // BATCH_BUCKET) * BATCH_BUCKET
     people = [*patients, *[patients[-1]] * (padded - n)]
     seeds_p = [*seeds, *[seeds[-1]] * (padded - n)]
-    # The engine runs on a horizon bucket (1, 2, 4, 8, 16 ... years) saved about twice a
-    # month, and is interpolated onto save_days: one compiled program serves every horizon
-    # in a bucket.
+    # The engine runs to the next whole year, saved about twice a month, and is interpolated
+    # onto save_days.
     horizon = _horizon_bucket(years)
     grid = integrate.grid_for(horizon * DAYS_PER_YEAR, DAYS_PER_YEAR / SAVES_PER_YEAR)
     day0 = day_zero(people, engine)
@@ -601,8 +609,16 @@ def simulate_batch(
     for regimen, stop_day in regimens:
         check_agents(regimen, engine.agents)
         args = batch_arguments(people, regimen, engine)
+        person = args.pop("person")
         pk = batch_pk(people, regimen, engine, grid.n_days, seeds=seeds_p, stop_day=stop_day)
-        observed = integrate.treat_batch(args, pk, day0, grid.n_saves, grid.stride, outputs)
+        observed = integrate.on_every_core(
+            lambda shared, pe, pk_, y0: integrate.treat_batch(
+                {**shared, "person": pe}, pk_, y0, grid.n_saves, grid.stride, outputs
+            ),
+            args,
+            (person, pk, day0),
+            len(people),
+        )
         values: dict[str, NDArray[np.float64]] = {}
         g = grid.save_days
         for name in outputs:

@@ -35,7 +35,9 @@ MAX_DURATION_YEARS = 30.0  # input sanity bound (not science): trials follow peo
 MAX_N_PER_ARM = 10_000_000  # TRIAL_SPEC's scale (10^7 people); memory is the engine issue's
 MAX_ARMS = 20
 DEFAULT_ANCHORS = 48  # people whose physiology is simulated per trial (see trials.run)
-MAX_ANCHORS = 2048
+MAX_ANCHORS = 10_000  # every person simulated for trials of up to this many (the engine is
+# linear in people: about 0.6 ms a person-year here; the kept physiology, about 75 kB a
+# person over 5 years and six regimens, is what bounds it); beyond it, anchors
 
 _TOP_KEYS = (
     "name",
