@@ -103,6 +103,7 @@ def choose_anchors(populations: Mapping[str, Population], budget: int) -> Anchor
     people: list[Any] = []
     anchor_feat: list[FloatArray] = []
     anchor_group: list[str] = []
+    anchor_of = np.full(total, -1, dtype=np.int64)  # pooled person -> their own anchor
     for g, k in zip(groups, alloc, strict=True):
         members = np.flatnonzero(pooled_keys == g)
         order = members[np.argsort(pooled_feat[members, 0], kind="stable")]
@@ -113,6 +114,7 @@ def choose_anchors(populations: Mapping[str, Population], budget: int) -> Anchor
             person = pop.patient(int(row[i]))
             if person.sex == "female" and not person.uterus:
                 person = person.model_copy(update={"uterus": True})  # endometrial drive
+            anchor_of[i] = len(people)
             people.append(person)
             anchor_feat.append(pooled_feat[i])
             anchor_group.append(str(g))
@@ -120,6 +122,10 @@ def choose_anchors(populations: Mapping[str, Population], budget: int) -> Anchor
     scale = np.maximum(pooled_feat.std(axis=0), 1e-9)
     groups_a = np.asarray(anchor_group, dtype=object)
     assignment: dict[str, NDArray[np.int64]] = {}
+    if np.all(anchor_of >= 0):  # everyone is an anchor: each person has their own physiology
+        for i, a in enumerate(names):
+            assignment[a] = anchor_of[owner == i]
+        return Anchors(people, assignment)
     for a in names:
         keys = _group_keys(populations[a])
         f = _features(populations[a])
