@@ -73,3 +73,30 @@ def test_bad_options_are_one_line_and_exit_2(args, field, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and field in err[0]
+
+
+def test_bench_trial_says_where_the_time_goes(tmp_path, capsys):
+    import yaml
+
+    spec = {
+        "name": "bench trial",
+        "seed": 1,
+        "duration_years": 1,
+        "physiology_anchors": 8,
+        "population": {"sex": "female", "n_per_arm": 50, "age": 62, "menopause": "post"},
+        "arms": [
+            {"name": "placebo", "regimen": []},
+            {"name": "raloxifene", "regimen": [{"agent": "raloxifene", "dose_mg": 60}]},
+        ],
+        "endpoints": ["vte"],
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "--trial", str(path), "--json"])
+    assert exit_.value.code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["people"] == 100 and out["wall_s"] > 0
+    stages = out["stages_s"]
+    assert any(k.startswith("physiology") for k in stages)
+    assert sum(stages.values()) == pytest.approx(out["wall_s"], rel=1e-6)

@@ -356,6 +356,8 @@ def bench_trial(spec_path: Path, progress: Progress | None = None) -> dict[str, 
     outcome = run_trial(spec, engine=engine, progress=record)
     total = time.perf_counter() - started
     where: dict[str, float] = {"load spec": loaded}
+    if stages:
+        where["set-up"] = stages[0][1] - loaded
     for (name, t0), (_, t1) in zip(stages, [*stages[1:], ("end", total)], strict=True):
         where[name] = where.get(name, 0.0) + (t1 - t0)
     people = sum(a["n"] for a in outcome.result["arms"].values())
