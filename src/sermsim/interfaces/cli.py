@@ -492,6 +492,7 @@ def export_sbml(
         f"{counts['assignment_rules']} assignment rules, {counts['events']} event "
         "(libSBML consistency checks passed)"
     )
+    typer.echo(DISCLAIMER)
 
 
 # click's UsageError (typer may vendor click): the base of every command-line usage mistake.
