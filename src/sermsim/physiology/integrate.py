@@ -57,14 +57,15 @@ def _rk4(
     t: jax.Array,
     y: jax.Array,
     h: jax.Array,
-    inputs: tuple[tuple[jax.Array, jax.Array], ...],
+    c: jax.Array,
+    q: jax.Array,
 ) -> jax.Array:
-    """One classical Runge-Kutta step; ``inputs`` are the drug at t, t + h/2 and t + h."""
-    (c0, q0), (c1, q1), (c2, q2) = inputs
-    k1 = f(t, y, c0, q0)
-    k2 = f(t + 0.5 * h, y + 0.5 * h * k1, c1, q1)
-    k3 = f(t + 0.5 * h, y + 0.5 * h * k2, c1, q1)
-    k4 = f(t + h, y + h * k3, c2, q2)
+    """One classical Runge-Kutta step with the drug input ``(c, q)`` held over it (it is
+    constant within a day, and every day's boundary is a step's)."""
+    k1 = f(t, y, c, q)
+    k2 = f(t + 0.5 * h, y + 0.5 * h * k1, c, q)
+    k3 = f(t + 0.5 * h, y + 0.5 * h * k2, c, q)
+    k4 = f(t + h, y + h * k3, c, q)
     return y + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
 
 
@@ -74,19 +75,15 @@ def run_in(args: Args, y0: jax.Array, t0: jax.Array, n_steps: int) -> jax.Array:
     h = -t0 / n_steps
     n_lig = args["ligands"]["kd"].shape[0]
     none = jnp.zeros(n_lig)
-    inputs = ((none, none),) * 3
 
     def f(t: jax.Array, y: jax.Array, c: jax.Array, q: jax.Array) -> jax.Array:
         return model.rhs(t, y, c, q, args)
 
     def step(y: jax.Array, k: jax.Array) -> tuple[jax.Array, None]:
-        return _rk4(f, t0 + k * h, y, h, inputs), None
+        return _rk4(f, t0 + k * h, y, h, none, none), None
 
     y, _ = jax.lax.scan(step, y0, jnp.arange(n_steps, dtype=y0.dtype))
     return y
-
-
-Observer = Callable[[jax.Array, jax.Array, jax.Array, jax.Array, Args], dict[str, jax.Array]]
 
 
 def treat(
@@ -115,9 +112,8 @@ def treat(
         y, x = carry
         x = dosed(x, d)
         c, q = CM @ x, PM @ x
-        inputs = ((c, q),) * 3
         for i in range(SUBSTEPS):
-            y = _rk4(f, d + i * h, y, jnp.asarray(h, y.dtype), inputs)
+            y = _rk4(f, d + i * h, y, jnp.asarray(h, y.dtype), c, q)
         return (y, E @ x), None
 
     def observe(t: jax.Array, y: jax.Array, x: jax.Array) -> dict[str, jax.Array]:
