@@ -248,3 +248,27 @@ def test_any_subset_of_labs_is_the_baseline_steady_state(person, labs):
 def test_dose_times_between_quarter_hours_are_accepted():
     ds = run({"sex": "female", "age": 60}, "raloxifene:60@12.1", years=0.1)
     assert np.all(np.isfinite(ds["bmd_lumbar_spine_g_cm2"].values))
+
+
+def test_a_batch_split_over_cores_equals_a_small_batch(monkeypatch):
+    """More people than one block: the batch runs as one group of blocks per core (here two,
+    whatever the machine); each person's trajectory is the one they have in a small batch."""
+    from sermsim.physiology import integrate
+
+    monkeypatch.setattr(integrate, "cores", lambda: 2)
+    people = [
+        patient_from_mapping(
+            {"sex": "female", "age": 52 + 0.2 * i, "menopause": "post", "years_since_menopause": 2}
+        )
+        for i in range(integrate.BLOCK + 10)
+    ]
+    regimen = parse_regimen("raloxifene:60", ENGINE.agents)
+    days = np.arange(0.0, 92.0, 15.0)
+    outputs = ("bmd_lumbar_spine_g_cm2", "lh_iu_l")
+    (big,) = simulate_batch(people, [(regimen, None)], 0.25, days, outputs, engine=ENGINE)
+    picks = [0, integrate.BLOCK - 1, integrate.BLOCK + 9]
+    (small,) = simulate_batch(
+        [people[i] for i in picks], [(regimen, None)], 0.25, days, outputs, engine=ENGINE
+    )
+    for name in outputs:
+        np.testing.assert_allclose(big[name][picks], small[name], rtol=1e-9, err_msg=name)
