@@ -155,15 +155,16 @@ BLOCK = 64
 def _in_blocks(fn: Callable[..., Any], batched: tuple[Any, ...], n: int) -> Any:
     """``fn`` over ``batched`` (pytrees whose leaves have ``n`` people first), a block of
     :data:`BLOCK` people at a time; the last block is padded with copies of the last person."""
-    blocks = -(-n // BLOCK)
-    pad = blocks * BLOCK - n
+    size = min(BLOCK, n)  # one person alone is one block of one
+    blocks = -(-n // size)
+    pad = blocks * size - n
 
     def split(x: jax.Array) -> jax.Array:
         x = jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]) if pad else x
-        return x.reshape(blocks, BLOCK, *x.shape[1:])
+        return x.reshape(blocks, size, *x.shape[1:])
 
     out = jax.lax.map(lambda b: fn(*b), jax.tree_util.tree_map(split, batched))
-    return jax.tree_util.tree_map(lambda x: x.reshape(blocks * BLOCK, *x.shape[2:])[:n], out)
+    return jax.tree_util.tree_map(lambda x: x.reshape(blocks * size, *x.shape[2:])[:n], out)
 
 
 def cores() -> int:
@@ -180,10 +181,12 @@ def on_every_core(fn: Callable[..., Any], shared: Args, batched: tuple[Any, ...]
     releases the GIL; each group runs on its own core), the results joined in order. Each
     person's arithmetic is their own: the split changes a result by rounding at most (the
     batch tests compare to 1e-9)."""
-    groups = max(1, min(cores(), -(-n // BLOCK)))
+    blocks = -(-n // BLOCK)
+    per_group = -(-blocks // max(1, min(cores(), blocks)))  # whole blocks, none all padding
+    groups = -(-blocks // per_group)
     if groups == 1:
         return fn(shared, *batched)
-    size = -(-n // (groups * BLOCK)) * BLOCK
+    size = per_group * BLOCK
     pad = groups * size - n
 
     def padded(x: Any) -> Any:
