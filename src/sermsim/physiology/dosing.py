@@ -17,7 +17,9 @@ after them: ``mean = M x(d+)`` with ``M = (expm(K T) - I) (K T)^-1`` over the da
 dose; counting it at the day's start moves a dose by less than a day in the first days of a
 regimen. The SBML export states the same model: a dose event at each day's start and the
 day's mean as rules of a snapshot taken there. Doses missed at random (adherence below 1) are
-drawn per scheduled dose from a generator keyed by the caller's seed.
+drawn per scheduled dose from a generator keyed by (the caller's seed, the dose line): the
+i-th scheduled dose of a line takes that line's i-th draw, so the doses taken do not depend on
+the horizon, the stop day or what the other lines are.
 """
 
 from __future__ import annotations
@@ -101,7 +103,6 @@ def regimen_pk(
     ``stop_day`` on)."""
     activity = cyp2d6_activity(cyp2d6)
     fractions = portal_fractions()
-    rng = np.random.default_rng(seed)
     blocks: list[NDArray[np.float64]] = []
     names: list[str] = []
     plasma_cols: list[NDArray[np.float64]] = []
@@ -128,11 +129,12 @@ def regimen_pk(
         plasma_cols.append(c)
         portal_cols.append(q)
         times = dose_times(d, end_h)
+        if d.adherence < 1.0:  # the i-th scheduled dose of a line takes its line's i-th draw
+            line_rng = np.random.default_rng([seed, k])
+            times = times[doses_taken(len(times), d.adherence, line_rng)]
         if stop_day is not None:
             times = times[times < stop_day * HOURS_PER_DAY]
         steps = np.floor(times / HOURS_PER_DAY + GRID_TOLERANCE_H).astype(np.int64)
-        if d.adherence < 1.0:
-            steps = steps[doses_taken(len(steps), d.adherence, rng)]
         amount = np.zeros(n)
         amount[0] = pk.bioavailability * mg_to_nmol(d.dose_mg, agent.dose_molecular_weight)
         lines.append(DoseLine(d.agent, offset, amount, np.sort(steps)))
