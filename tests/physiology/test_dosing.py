@@ -48,3 +48,19 @@ def test_missed_doses_do_not_depend_on_the_horizon_the_stop_or_other_lines():
 def test_full_adherence_takes_every_scheduled_dose():
     (days,) = taken(parse_regimen("raloxifene:60", ENGINE.agents), 30)
     assert np.array_equal(days, np.arange(30))
+
+
+def test_batch_pk_keeps_each_persons_doses_with_the_phenotypes_matrices():
+    from sermsim.physiology.patient import patient_from_mapping
+    from sermsim.physiology.simulate import batch_pk
+
+    regimen = regimen_from_list(
+        [{"agent": "tamoxifen", "dose_mg": 20, "adherence": 0.7}], ENGINE.agents
+    )
+    people = [patient_from_mapping({"sex": "female", "age": 60}) for _ in range(2)]
+    pk = batch_pk(people, regimen, ENGINE, 60, seeds=[1, 2])
+    for k, seed in enumerate((1, 2)):
+        own = regimen_system(regimen, ENGINE, 61, seed=seed).day_counts(61)
+        np.testing.assert_array_equal(np.asarray(pk["counts"][k]), own)
+    assert not np.array_equal(np.asarray(pk["counts"][0]), np.asarray(pk["counts"][1]))
+    np.testing.assert_array_equal(np.asarray(pk["E"][0]), np.asarray(pk["E"][1]))

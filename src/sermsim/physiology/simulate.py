@@ -431,19 +431,19 @@ def batch_pk(
     """The engine's PK inputs for many people: the matrices depend on the person only through
     the CYP2D6 phenotype (computed once per phenotype); the doses taken, on adherence."""
     seeds = seeds or [0] * len(patients)
+    random = any(d.adherence < 1.0 for d in regimen)
     by_phenotype: dict[str, dict[str, Any]] = {}
     rows = []
     for p, seed in zip(patients, seeds, strict=True):
-        random = any(d.adherence < 1.0 for d in regimen)
         if p.cyp2d6 not in by_phenotype or random:
             reg = regimen_system(
                 regimen, engine, n_days + 1, cyp2d6=p.cyp2d6, seed=seed, stop_day=stop_day
             )
-            built = integrate.pk_arguments(reg, n_days)
-            if random:
-                rows.append(built)
+            if p.cyp2d6 not in by_phenotype:  # the matrix exponentials, once a phenotype
+                by_phenotype[p.cyp2d6] = integrate.pk_arguments(reg, n_days)
+            if random:  # this person's own doses taken, with the phenotype's matrices
+                rows.append({**by_phenotype[p.cyp2d6], "counts": reg.day_counts(n_days + 1)})
                 continue
-            by_phenotype[p.cyp2d6] = built
         rows.append(by_phenotype[p.cyp2d6])
     return {k: jnp.asarray(np.stack([r[k] for r in rows])) for k in rows[0]}
 
@@ -469,10 +469,9 @@ def simulate(
     check_agents(regimen, engine.agents)
     n_days = max(1, math.ceil(years * DAYS_PER_YEAR))
     grid = integrate.grid_for(n_days, 1.0)
-    reg = regimen_system(regimen, engine, grid.n_days + 1, cyp2d6=patient.cyp2d6, seed=seed)
     y0 = day_zero([patient], engine)
     args = batch_arguments([patient], regimen, engine)
-    pk = _stack([integrate.pk_arguments(reg, grid.n_days)])
+    pk = batch_pk([patient], regimen, engine, grid.n_days, seeds=[seed])
     observed = integrate.treat_batch(args, pk, y0, grid.n_saves, grid.stride, OBSERVED)
     observed = {k: v[0] for k, v in observed.items()}
     ligands = regimen_ligands(regimen, engine)
@@ -570,10 +569,6 @@ def _horizon_bucket(years: float) -> float:
     horizon within a year (compiling takes a few seconds; a year's extra steps cost more for
     large batches than a power-of-two bucket would save in compilations)."""
     return float(max(1, math.ceil(years - 1e-9)))
-
-
-def _stack(trees: list[Any]) -> Any:
-    return jax.tree_util.tree_map(lambda *xs: jnp.stack([jnp.asarray(x) for x in xs]), *trees)
 
 
 def simulate_batch(
