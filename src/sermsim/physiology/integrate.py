@@ -16,8 +16,8 @@ scale*):
 
 Outputs are saved every ``stride`` days and reduced to the names asked for, so memory grows
 with (people x saves x outputs), never with steps. Every shortcut is checked against a tight
-adaptive solve of the full system (PK as ODEs, diffrax Kvaerno5 at rtol 1e-8) in
-``tests/physiology/test_engine_reference.py``.
+adaptive solve of the full system (``reference.py``: PK as ODEs with a day-mean accumulator,
+SciPy Radau at rtol 1e-8 restarting each day) in ``tests/physiology/test_engine_reference.py``.
 """
 
 from __future__ import annotations
