@@ -334,6 +334,88 @@ def _run_trial(
 
 
 @app.command()
+def compare(
+    patient: Annotated[Path, typer.Option("--patient", help="Patient YAML/JSON (TRIAL_SPEC.md).")],
+    years: Annotated[float, typer.Option("--years", help="Horizon in years.")] = 5.0,
+    agents: Annotated[
+        str | None,
+        typer.Option(
+            "--agents",
+            help="Options to compare with no treatment, comma-separated: agents (their standard "
+            "regimen) or AGENT:DOSE[+AGENT:DOSE] (default: every SERM and CE/BZA).",
+        ),
+    ] = None,
+    weight: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--weight",
+            help="ENDPOINT=W: the endpoint's weight in the net-benefit index (repeatable), "
+            "e.g. --weight vertebral_fracture=0.5.",
+        ),
+    ] = None,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON on stdout.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write result.json, summary.txt, report.html and figures here."),
+    ] = None,
+) -> None:
+    """Benefit and harm for one person: expected events per 1,000 people like her over the
+    horizon for no treatment and each option, with 95% intervals, a weighted net-benefit
+    index, suitability flags and the tissue signals behind the numbers."""
+    import json
+
+    from sermsim.compare import compare as run_compare
+    from sermsim.interfaces import compare_render
+    from sermsim.physiology.patient import load_patient
+
+    person = load_patient(patient)
+    weights = _weights(weight or [])
+    _check_folder(out)
+    with _Reporter("compare") as report:
+        result = run_compare(
+            person, years=years, options=agents, weights=weights, progress=report
+        ).result
+    if json_:
+        typer.echo(json.dumps(result, indent=2, allow_nan=False))
+    else:
+        typer.echo(compare_render.comparison_table(result))
+    if out is not None:
+        _write_files(out, lambda: compare_render.write_compare_outputs(result, out))
+
+
+def _weights(items: list[str]) -> dict[str, float]:
+    """``ENDPOINT=W`` options -> a mapping (the values are checked by compare)."""
+    weights: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise SpecError("weight", item, "write ENDPOINT=W, e.g. vertebral_fracture=0.5")
+        try:
+            weights[f"{name.strip()}"] = float(value)
+        except ValueError:
+            raise SpecError(f"weights.{name.strip()}", value, "give a number") from None
+    return weights
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to listen on (default: this machine only)."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+) -> None:
+    """The web app: a page to compare agents for one person, and the HTTP API (/api/profile,
+    /api/simulate, /api/compare, /api/trial; OpenAPI schema at /openapi.json)."""
+    from sermsim.interfaces.web.app import serve as run_server
+
+    typer.echo(f"sermsim: serving on http://{host}:{port}/  ({DISCLAIMER})", err=True)
+    run_server(host, port)
+
+
+@app.command()
 def validate(
     json_: Annotated[
         bool, typer.Option("--json", help="Print the comparison as JSON on stdout.")

@@ -133,9 +133,11 @@ def treat(
 
 
 def _pick(obs: dict[str, jax.Array], name: str) -> jax.Array:
-    """An observed array by name; ``signal:<row>`` picks one row of the signals."""
-    if name.startswith("signal:"):
-        return obs["signal"][model.ROW[name.split(":", 1)[1]]]
+    """An observed array by name; ``signal:<row>`` picks one row of the signals and
+    ``drug_occupancy:<row>`` one row of the ERα occupancy by drug."""
+    if name.startswith(("signal:", "drug_occupancy:")):
+        array, row = name.split(":", 1)
+        return obs[array][model.ROW[row]]
     return obs[name]
 
 

@@ -144,12 +144,18 @@ def anchor_physiology(
     engine: Engine,
     grid: FloatArray,
     progress: Progress | None = None,
+    extra_outputs: tuple[str, ...] = (),
 ) -> AnchorPhysiology:
     """Choose the anchors from the pooled populations and simulate them, untreated and on
-    every arm's regimen, on ``grid`` (years)."""
+    every arm's regimen, on ``grid`` (years); ``extra_outputs`` are kept beside the drivers
+    (``signal:<tissue>``, ``drug_occupancy:<tissue>``, biomarkers)."""
     anchors = choose_anchors(populations, spec.anchors)
     outputs = tuple(
-        sorted(set(DRIVER_OUTPUTS) | {biomarker(e.name) for e in spec.endpoints if not e.is_event})
+        sorted(
+            set(DRIVER_OUTPUTS)
+            | {biomarker(e.name) for e in spec.endpoints if not e.is_event}
+            | set(extra_outputs)
+        )
     )
     days = grid * DAYS_PER_YEAR
     keys: list[tuple[str, float]] = []

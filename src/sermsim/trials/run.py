@@ -156,13 +156,16 @@ def run_trial(
     physiology_cache: dict[str, Any] | None = None,
     keep_hazards: bool = False,
     chunk_people: int = CHUNK_PEOPLE,
+    physiology_outputs: tuple[str, ...] = (),
 ) -> TrialOutcome:
     """Run every arm of a trial; the result's ``result`` is TRIAL_SPEC.md's JSON object.
 
     ``physiology_cache`` keeps the anchors' physiology between runs of the same spec (a
     calibration loop reruns only the hazards); ``keep_hazards`` keeps every person's hazards
     (people x months, for :meth:`ArmOutcome.curve` on subgroups); ``chunk_people`` is how many
-    people's hazards are held at once (the numbers do not depend on it)."""
+    people's hazards are held at once (the numbers do not depend on it);
+    ``physiology_outputs`` are more outputs for the anchors' physiology (read them from
+    ``physiology_cache["physiology"]``)."""
     started = time.perf_counter()
     engine = engine or default_engine()
     params = params or default_outcome_parameters()
@@ -175,7 +178,7 @@ def run_trial(
     if isinstance(cached, AnchorPhysiology):
         physiology = cached
     else:
-        physiology = anchor_physiology(spec, pops, engine, grid, progress)
+        physiology = anchor_physiology(spec, pops, engine, grid, progress, physiology_outputs)
         if physiology_cache is not None:
             physiology_cache["physiology"] = physiology
     if progress:
