@@ -14,12 +14,17 @@ $(STAMP): pyproject.toml
 
 ## The flagship job: the tissue-selectivity profile of every agent, five years of a typical
 ## 55-year-old postmenopausal woman on each agent, a five-arm virtual trial in postmenopausal
-## women, and her physiology on raloxifene as SBML; everything written under out/.
+## women, her physiology on raloxifene as SBML, and the benefit/risk comparison report for
+## three people (a 55-year-old with a uterus at 3% five-year breast-cancer risk, the same woman
+## after hysterectomy, a 68-year-old with osteoporosis and a prior VTE); everything under out/.
 run: $(STAMP)
 	$(BIN)/sermsim profile --all --out out
 	$(BIN)/sermsim simulate --patient examples/postmenopausal_55.yaml --regimen all --years 5 --out out/simulate
 	$(BIN)/sermsim trial run examples/flagship_trial.yaml --out out/trial
 	$(BIN)/sermsim export sbml out/postmenopausal_55_raloxifene.xml --patient examples/postmenopausal_55.yaml --regimen raloxifene:60 --years 5
+	$(BIN)/sermsim compare --patient examples/woman_55_uterus_risk3.yaml --out out/compare/woman_55_uterus_risk3
+	$(BIN)/sermsim compare --patient examples/woman_55_hysterectomy_risk3.yaml --out out/compare/woman_55_hysterectomy_risk3
+	$(BIN)/sermsim compare --patient examples/woman_68_osteoporosis_prior_vte.yaml --out out/compare/woman_68_osteoporosis_prior_vte
 
 ## Every test: lint, types, layer contract, unit/oracle/property/end-to-end tests.
 test: $(STAMP)
