@@ -202,7 +202,9 @@ def compare(
     interval_note = (
         f"{level:.0%} interval of the number of events among {per:,} people like this one "
         "(binomial chance); differences and the net-benefit index compare two independent "
-        f"groups of {per:,}. For spine BMD, the spread of a measured change (DXA precision). "
+        f"groups of {per:,}. For spine BMD, the spread of a measured change (DXA precision); "
+        "hot flushes have no person-to-person spread in the model, so their interval is the "
+        "value itself. "
         "Parameter uncertainty is not included yet: the intervals are sampling only."
     )
     result = {
