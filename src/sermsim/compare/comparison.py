@@ -61,14 +61,16 @@ class Comparison:
     trial: TrialOutcome
 
 
-def _key(regimen: Regimen, taken: set[str]) -> str:
-    """A short stable key for an option: its agents joined by '+', or its full label when two
-    options share agents (different doses)."""
-    key = "+".join(d.agent for d in regimen)
-    if key in taken or key == NONE:
-        key = re.sub(r"[^A-Za-z0-9_.+-]", "_", regimen_label(regimen))
-    taken.add(key)
-    return key
+def _keys(regimens: Sequence[Regimen]) -> list[str]:
+    """A short stable key per option: its agents joined by '+', or its full label when two
+    options share agents (different doses); 'none' first, for no treatment."""
+    keys = [NONE]
+    for regimen in regimens:
+        key = "+".join(d.agent for d in regimen)
+        if key in keys:
+            key = re.sub(r"[^A-Za-z0-9_.+-]", "_", regimen_label(regimen))
+        keys.append(key)
+    return keys
 
 
 def _population(patient: Patient, per: int) -> dict[str, Any]:
@@ -76,7 +78,9 @@ def _population(patient: Patient, per: int) -> dict[str, Any]:
     return {**given, "n_per_arm": per}
 
 
-def _spec(patient: Patient, options: Sequence[Regimen], years: float, per: int) -> dict[str, Any]:
+def _spec(
+    patient: Patient, options: Sequence[Regimen], keys: Sequence[str], years: float, per: int
+) -> dict[str, Any]:
     measures = [
         {"name": name, "at_years": years}
         for name, e in endpoints().items()
@@ -91,8 +95,8 @@ def _spec(patient: Patient, options: Sequence[Regimen], years: float, per: int) 
         "arms": [
             {"name": NONE, "regimen": []},
             *(
-                {"name": f"option_{i}", "regimen": [d.model_dump(exclude_none=True) for d in r]}
-                for i, r in enumerate(options)
+                {"name": key, "regimen": [d.model_dump(exclude_none=True) for d in r]}
+                for key, r in zip(keys[1:], options, strict=True)
             ),
         ],
         "endpoints": [*event_names(), *measures],
@@ -157,7 +161,8 @@ def compare(
     per = int(as_param(raw["per_people"], "compare.per_people").value)
     level = as_param(raw["interval_level"], "compare.interval_level").value
 
-    spec = parse_trial(_spec(patient, regimens, float(years), per), agents)
+    keys = _keys(regimens)
+    spec = parse_trial(_spec(patient, regimens, keys, float(years), per), agents)
     cache: dict[str, Any] = {}
     trial = run_trial(
         spec,
@@ -176,7 +181,6 @@ def compare(
         for e, value in pr.items():
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                 raise NumericalError(f"compare: the probability of {e} is {value!r}; please report")
-    taken: set[str] = set()
     result_options = []
     for i, (arm, regimen) in enumerate(zip(arms, [(), *regimens], strict=True)):
         first = i == 0
@@ -185,7 +189,7 @@ def compare(
         cont = _continuous(arm, arms[0], first, level)
         flags = [] if first else flags_for(regimen, person, agents)
         option = {
-            "key": NONE if first else _key(regimen, taken),
+            "key": keys[i],
             "label": option_label(regimen, agents),
             "regimen": regimen_label(regimen),
             "suitable": not any(f["level"] == "contraindicated" for f in flags),
