@@ -32,6 +32,8 @@ test: $(STAMP)
 	$(BIN)/ruff format --check src tests scripts benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	@# The browser test drives Debian's Chromium (never a downloaded one); CI runs as root.
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	$(BIN)/python -m pytest -q
 
 ## Refit the selectivity layer (data/selectivity_targets.yaml), the physiology

@@ -1,0 +1,354 @@
+"""The web app: an HTTP API over sermsim's public functions, and one page that uses it.
+
+Each endpoint validates its body (pydantic, then the function's own checks), calls one public
+function on the engine's worker thread (:mod:`.worker`) and returns its JSON. No science here.
+A user's mistake is a 4xx JSON ``{"error": {"field", "message"}, "disclaimer"}`` naming the
+field; nothing about a person is logged or stored, and every response says sermsim is not
+medical advice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sermsim import DISCLAIMER, __version__
+from sermsim.core.errors import DataError, NumericalError, SermsimError, SpecError
+from sermsim.interfaces.web.guard import BodyLimit, error_body
+from sermsim.interfaces.web.limits import Limits
+from sermsim.interfaces.web.schemas import (
+    CompareRequest,
+    ProfileRequest,
+    SimulateRequest,
+    TrialRequest,
+)
+from sermsim.interfaces.web.worker import BusyError, ComputeTimeoutError, ComputeWorker, Deadline
+from sermsim.physiology.patient import Patient, patient_from_mapping
+
+STATIC = Path(__file__).parent / "static"
+
+#: Open connections uvicorn serves at once; more get 503. The engine runs one computation at
+#: a time, so more connections would only wait; 64 leaves room for the page's static files.
+MAX_CONNECTIONS = 64
+
+#: Responses about a person are not kept by the browser or a proxy.
+_NO_STORE = {"Cache-Control": "no-store"}
+#: The page loads only its own files (no CDN, no inline script).
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_SHOWN_CHARS = 60  # a value quoted in an error message is cut to this many characters
+
+log = logging.getLogger("sermsim.web")
+T = TypeVar("T")
+
+
+def _json(content: Mapping[str, Any], status: int = 200) -> JSONResponse:
+    """A JSON response that carries the disclaimer and is not cached."""
+    body = dict(content)
+    body.setdefault("disclaimer", DISCLAIMER)
+    return JSONResponse(body, status_code=status, headers=_NO_STORE)
+
+
+def _error(status: int, field: str | None, message: str, **headers: str) -> JSONResponse:
+    return JSONResponse(
+        error_body(field, message), status_code=status, headers={**_NO_STORE, **headers}
+    )
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    """``("body", "patient", "age")`` -> ``patient.age``; list positions as ``agents[0]``."""
+    out = ""
+    for part in loc[1:] if loc and loc[0] == "body" else loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def _validation_message(error: Mapping[str, Any], model: type[BaseModel] | None) -> tuple[str, str]:
+    """One line naming the field, the value and the fix, as a SpecError's."""
+    kind = error["type"]
+    field = _field(tuple(error["loc"]))
+    if kind == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "not JSON")
+        return "body", f"body: the request is not valid JSON ({reason}); send a JSON object"
+    if kind == "missing":
+        what = "a JSON object" if field == "body" else f"{field}"
+        return field, f"{field}: <missing> is invalid; {what} is required (see /docs)"
+    if kind == "extra_forbidden":
+        keys = ", ".join(model.model_fields) if model is not None else "those in /docs"
+        return field, f"{field}: unknown key; use one of {keys}"
+    fix = str(error.get("msg", "see /docs")).removeprefix("Value error, ")
+    return field, f"{field}: {_shown(error.get('input'))} is invalid; {fix[:1].lower()}{fix[1:]}"
+
+
+def _patient(data: Mapping[str, Any]) -> Patient:
+    return patient_from_mapping(data, where="patient")
+
+
+def _check_years(years: float, limits: Limits) -> None:
+    if years > limits.max_years:
+        raise SpecError(
+            "years",
+            years,
+            f"give at most {limits.max_years:g} years on this server (its limit per request); "
+            "the sermsim command line runs longer",
+        )
+
+
+# -------------------------------------------------------------------------- the computations
+# Each runs on the worker thread: imported there, so the engine is loaded off the event loop.
+
+
+def _profile(req: ProfileRequest, deadline: Deadline) -> dict[str, Any]:
+    from sermsim.agents import parse_regimen
+    from sermsim.interfaces import render
+    from sermsim.physiology.simulate import default_engine
+    from sermsim.selectivity import profile_regimen
+
+    agents = default_engine().agents
+    profile = profile_regimen(parse_regimen(req.regimen, agents), agents)
+    result: dict[str, Any] = json.loads(render.profile_json([profile], single=True))
+    return result
+
+
+def _simulate(patient: Patient, req: SimulateRequest, deadline: Deadline) -> dict[str, Any]:
+    from sermsim.agents import parse_regimen
+    from sermsim.interfaces import simulation_render as sr
+    from sermsim.interfaces.web.series import monthly_series
+    from sermsim.physiology.simulate import default_engine, simulate
+
+    regimen = parse_regimen(req.regimen, default_engine().agents)
+    ds = simulate(patient, regimen, req.years, seed=req.seed)
+    return {**sr.summary(ds), "series": monthly_series(ds)}
+
+
+def _compare(patient: Patient, req: CompareRequest, deadline: Deadline) -> dict[str, Any]:
+    from sermsim.compare import compare
+
+    result = compare(
+        patient, years=req.years, options=req.agents, weights=req.weights, progress=deadline
+    ).result
+    return result
+
+
+def _compare_defaults() -> dict[str, Any]:
+    from sermsim.compare import default_options, default_weights
+
+    return {"options": default_options(), "weights": default_weights()}
+
+
+def _trial(req: TrialRequest, limits: Limits, deadline: Deadline) -> dict[str, Any]:
+    from sermsim.physiology.simulate import default_engine
+    from sermsim.trials.run import run_trial
+    from sermsim.trials.spec import parse_trial
+
+    try:
+        spec = parse_trial(req.spec, default_engine().agents)
+    except SpecError as exc:
+        raise SpecError(f"spec.{exc.field}", exc.value, exc.fix) from None
+    person_years = spec.n_per_arm * len(spec.arms) * spec.duration_years
+    if person_years > limits.max_trial_person_years:
+        most = int(limits.max_trial_person_years // (len(spec.arms) * spec.duration_years))
+        raise SpecError(
+            "spec.population.n_per_arm",
+            spec.n_per_arm,
+            f"give at most {most:,} people per arm for {len(spec.arms)} arms over "
+            f"{spec.duration_years:g} years: this server runs up to "
+            f"{limits.max_trial_person_years:,.0f} person-years a request "
+            "(run bigger trials with `sermsim trial run`)",
+        )
+    if spec.anchors > limits.max_trial_anchors:
+        raise SpecError(
+            "spec.physiology_anchors",
+            spec.anchors,
+            f"give at most {limits.max_trial_anchors} on this server "
+            "(run more with `sermsim trial run`)",
+        )
+    result: dict[str, Any] = run_trial(spec, progress=deadline).result
+    return result
+
+
+# -------------------------------------------------------------------------- the app
+
+
+def create_app(*, limits: Limits | None = None) -> FastAPI:
+    """The sermsim web app: the page at ``/``, the API under ``/api``, its schema at
+    ``/openapi.json`` and a page describing it at ``/docs``.
+
+    >>> app = create_app()
+    >>> sorted(r.path for r in app.routes if r.path.startswith("/api/"))[:3]
+    ['/api/compare', '/api/compare/defaults', '/api/health']
+    """
+    limits = limits or Limits()
+    worker = ComputeWorker(limits.max_waiting)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        worker.shutdown()
+
+    app = FastAPI(
+        title="sermsim",
+        version=__version__,
+        description=f"A QSP simulator of selective estrogen receptor modulators. {DISCLAIMER}",
+        docs_url=None,  # FastAPI's docs pages load from a CDN; ours is served from static/
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.limits = limits
+    app.state.worker = worker
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    models: dict[str, type[BaseModel]] = {
+        "/api/profile": ProfileRequest,
+        "/api/simulate": SimulateRequest,
+        "/api/compare": CompareRequest,
+        "/api/trial": TrialRequest,
+    }
+    _add_error_handlers(app, models)
+
+    async def compute(work: Callable[[Deadline], dict[str, Any]]) -> JSONResponse:
+        return _json(await worker.run(work, limits.compute_seconds))
+
+    @app.post("/api/profile", summary="Tissue-selectivity profile of a regimen")
+    async def profile(req: ProfileRequest) -> JSONResponse:
+        """Intrinsic activity and net change of the tissue signal per tissue, post- and
+        premenopausal (as sermsim profile REGIMEN --json)."""
+        return await compute(lambda d: _profile(req, d))
+
+    @app.post("/api/simulate", summary="One person on one regimen")
+    async def simulate(req: SimulateRequest) -> JSONResponse:
+        """The summary of sermsim simulate --json and a monthly series of the biomarkers,
+        tissue signals and ERα drug occupancy."""
+        patient = _patient(req.patient)
+        _check_years(req.years, limits)
+        return await compute(lambda d: _simulate(patient, req, d))
+
+    @app.post("/api/compare", summary="Benefit and harm of every option for one person")
+    async def compare(req: CompareRequest) -> JSONResponse:
+        """Expected events per 1,000 people like this one with 95% intervals, the net-benefit
+        index, suitability flags and tissue signals (as sermsim compare --json)."""
+        patient = _patient(req.patient)
+        _check_years(req.years, limits)
+        return await compute(lambda d: _compare(patient, req, d))
+
+    @app.get("/api/compare/defaults", summary="The standard options and weights")
+    def compare_defaults() -> JSONResponse:
+        """The options and net-benefit weights /api/compare uses when none are given, and
+        this server's limits (for the page's form)."""
+        return _json({**_compare_defaults(), "limits": {"max_years": limits.max_years}})
+
+    @app.post("/api/trial", summary="A virtual trial (TRIAL_SPEC.md)")
+    async def trial(req: TrialRequest) -> JSONResponse:
+        """The result of sermsim trial run --json for the spec, within this server's size
+        limit (people per arm × arms × years)."""
+        return await compute(lambda d: _trial(req, limits, d))
+
+    @app.get("/api/health", summary="Is the server up")
+    async def health() -> JSONResponse:
+        return _json({"status": "ok", "sermsim_version": __version__})
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers=_PAGE_HEADERS)
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> FileResponse:
+        return FileResponse(STATIC / "docs.html", headers=_PAGE_HEADERS)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _add_error_handlers(app: FastAPI, models: Mapping[str, type[BaseModel]]) -> None:
+    """Every error as ``{"error": {"field", "message"}, "disclaimer"}``; never a traceback."""
+
+    @app.exception_handler(SpecError)
+    async def spec_error(_: Request, exc: SpecError) -> Response:
+        return _error(422, exc.field, str(exc))
+
+    @app.exception_handler(NumericalError)
+    async def numerical_error(_: Request, exc: NumericalError) -> Response:
+        return _error(500, None, f"{exc} (a failure of the model, not of your input)")
+
+    @app.exception_handler(DataError)
+    async def data_error(_: Request, exc: DataError) -> Response:
+        log.error("data error: %s", exc)
+        return _error(500, None, "a data file shipped with sermsim is invalid; please report")
+
+    @app.exception_handler(SermsimError)
+    async def sermsim_error(_: Request, exc: SermsimError) -> Response:
+        return _error(422, getattr(exc, "field", None), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        order = {"json_invalid": 0, "extra_forbidden": 1, "missing": 2}
+        error = min(exc.errors(), key=lambda e: order.get(e["type"], 3))
+        field, message = _validation_message(error, models.get(request.url.path))
+        return _error(422, field, message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            message = f"{request.url.path}: no such page; see /docs for the API"
+        elif exc.status_code == 405:
+            message = f"{request.url.path}: {request.method} is not allowed here; see /docs"
+        else:
+            message = str(exc.detail)
+        return _error(exc.status_code, None, message)
+
+    @app.exception_handler(ComputeTimeoutError)
+    async def overrun(_: Request, exc: ComputeTimeoutError) -> Response:
+        return _error(
+            504,
+            None,
+            f"{exc}: ask for fewer years, options or people, or run it with the sermsim "
+            "command line",
+        )
+
+    @app.exception_handler(BusyError)
+    async def busy(_: Request, exc: BusyError) -> Response:
+        return _error(
+            503,
+            None,
+            "the server is busy with other computations; try again in a minute",
+            **{"Retry-After": "60"},
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> Response:
+        log.error("unexpected %s", type(exc).__name__)  # no message: it may quote a person
+        return _error(500, None, "an unexpected error in sermsim; please report it")
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the web app with uvicorn until interrupted (no access log: requests about a
+    person are not written anywhere)."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(),
+        host=host,
+        port=port,
+        access_log=False,
+        server_header=False,
+        limit_concurrency=MAX_CONNECTIONS,
+        log_level="info",
+    )

@@ -1,0 +1,52 @@
+"""The web server's limits: engineering settings that keep one server answering, not science.
+
+Each is a named constant with the reason for its value; :class:`Limits` gathers them so a
+test (or a deployment) can pass others to :func:`sermsim.interfaces.web.create_app`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: The largest request body accepted, in bytes. The largest legitimate request, a trial spec
+#: with every patient key as a distribution and 20 arms, is under 10 kB; 64 kB leaves room
+#: for it and keeps a hostile upload from taking the server's memory.
+MAX_BODY_BYTES = 64 * 1024
+
+#: The longest horizon of /api/simulate and /api/compare, in years. Thirty years from 18
+#: reaches the oldest age a patient may have (100 is TRIAL_SPEC's bound, so 70 would be the
+#: widest span); thirty keeps one request to tens of seconds on one core, and is the
+#: longest follow-up a trial spec allows (``sermsim.trials.spec.MAX_DURATION_YEARS``).
+MAX_YEARS = 30.0
+
+#: The largest trial one request may run: people per arm × arms × years of follow-up. Measured
+#: here (2 cores) the hazards of a compiled trial run at about 60,000 person-years a second;
+#: 250,000 person-years is a few seconds after the one-off compile. Bigger trials are for the
+#: CLI (``sermsim trial run --shards``), which has no request time limit.
+MAX_TRIAL_PERSON_YEARS = 250_000
+
+#: The most people whose physiology a web trial simulates (``physiology_anchors``). The spec
+#: allows up to 10,000 (``sermsim.trials.spec.MAX_ANCHORS``); each anchor is one full
+#: simulation per arm, so 200 keeps the physiology stage within the time limit.
+MAX_TRIAL_ANCHORS = 200
+
+#: Wall-clock seconds one computation may take, waiting in line included. A fresh process
+#: compiles the JAX engine before its first answer (20-40 s on 2 cores here); 120 s allows
+#: that with room, and is about as long as a person waits for a page.
+COMPUTE_SECONDS = 120.0
+
+#: Requests that may wait for the one computation at a time; more are refused at once with
+#: 503 rather than queued past their time limit.
+MAX_WAITING = 4
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits one app enforces (defaults: the constants above)."""
+
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_years: float = MAX_YEARS
+    max_trial_person_years: float = MAX_TRIAL_PERSON_YEARS
+    max_trial_anchors: int = MAX_TRIAL_ANCHORS
+    compute_seconds: float = COMPUTE_SECONDS
+    max_waiting: int = MAX_WAITING
