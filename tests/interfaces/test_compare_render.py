@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from sermsim import DISCLAIMER
-from sermsim.interfaces.compare_figures import icon_array_svg
+from sermsim.interfaces.compare_figures import heatmap_figure, icon_array_svg
 from sermsim.interfaces.compare_render import (
     comparison_table,
     describe_patient,
@@ -94,7 +94,8 @@ def _option(
         "net_benefit": None
         if net is None
         else {"index": net[0], "low": net[1], "high": net[2], "prevented": 16.3, "caused": 5.1},
-        "signals": {t: round(signal + 0.05 * i, 3) for i, t in enumerate(TISSUES)},
+        "signals": {t: round(signal + 0.05 * i, 3) for i, t in enumerate(TISSUES)}
+        | ({"breast": -0.66} if key == "raloxifene" else {}),
         "occupancy": {t: 0.0 if key == "none" else 0.8 for t in TISSUES},
         "explanation": f"{label}: breast ER signal and fracture risk change as the tissue signals "
         "show.",
@@ -213,6 +214,10 @@ def make_result() -> dict[str, Any]:
                 "what": "hip fracture incidence",
                 "source": "FRAX-like age/T-score table",
                 "verified": False,
+                "file": "outcomes/outcomes.yaml",
+                "value": 0.87,
+                "unit": "per 1,000 woman-years",
+                "calibrated_to": "MORE_Ettinger_1999 hip_fracture_RR",
             },
             {
                 "what": "raloxifene breast cancer relative risk",
@@ -409,3 +414,36 @@ def test_html_escapes_text() -> None:
     html = report_html(r, {})
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in html
+
+
+def test_html_marks_the_caution_and_shows_source_details(
+    written: list[Path], result: dict[str, Any]
+) -> None:
+    html = _html(written)
+    tamoxifen = html[html.index("<h3>Tamoxifen 20 mg daily</h3>") :]
+    assert "with a caution" in tamoxifen[: tamoxifen.index("<h3>", 5)]
+    raloxifene = html[html.index("<h3>Raloxifene 60 mg daily</h3>") :]
+    assert "caution" not in raloxifene[: raloxifene.index("<h3>", 5)]
+    # A source's value, unit, file and what it was calibrated to are shown in its row.
+    row = re.search(r"<tr><td>hip fracture incidence</td>.*?</tr>", html)
+    assert row is not None
+    for text in ("0.87 per 1,000 woman-years", "outcomes/outcomes.yaml", "MORE_Ettinger_1999"):
+        assert text in row.group(0)
+    assert "3 sourced numbers behind this comparison; 2 checked" in html
+
+
+def test_a_rate_without_spread_is_shown_without_an_interval(result: dict[str, Any]) -> None:
+    r = copy.deepcopy(result)
+    flushes = r["options"][2]["continuous"]["hot_flushes_per_day"]
+    flushes["low"] = flushes["high"] = flushes["mean"]
+    html = report_html(r, {})
+    assert '>2.5 <span class="ci"></span>' in html
+    assert "2.5 (2.5 to 2.5)" not in html
+
+
+def test_signals_below_zero_are_not_clipped(result: dict[str, Any]) -> None:
+    fig = heatmap_figure(result, "signals", title="t", colourbar="c", diverging=True)
+    norm = fig.axes[0].images[0].norm
+    assert norm.vmin <= -0.66 and norm.vmax == -norm.vmin
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert "-0.66" in texts

@@ -1,8 +1,8 @@
 """Figures of a comparison of options for one person (``sermsim compare``): icon arrays as
-inline SVG, and matplotlib figures (events per 1,000 with their 95% intervals, the net-benefit
-index, spine BMD and hot flushes, the tissue-signal and ERα-occupancy heatmaps, text pages for
-the PDF). It holds no science: it only draws the numbers of the comparison dict (the JSON of
-``sermsim compare``).
+inline SVG (and the report's HTML section that holds them), and matplotlib figures (events
+per 1,000 with their 95% intervals, the net-benefit index, spine BMD and hot flushes, the
+tissue-signal and ERα-occupancy heatmaps, text pages for the PDF). It holds no science: it
+only draws the numbers of the comparison dict (the JSON of ``sermsim compare``).
 
 The matplotlib figures are :class:`matplotlib.figure.Figure` objects made without pyplot, so
 no global figure registry holds them (nothing to close) and saving a PNG uses the Agg canvas.
@@ -48,8 +48,8 @@ _OPTION_COLOURS = (
     "#CC79A7",
     "#56B4E9",
     "#D55E00",
-    "#F0E442",
-    "#000000",
+    "#6A3D9A",
+    "#4D4D4D",
 )
 _TEXT_LINES_PER_PAGE = 56  # monospace lines on one landscape A4 text page at 8 pt
 
@@ -105,12 +105,15 @@ def interval(
 ) -> str:
     """A number (signed if ``sign``) with its 95% interval; a dash if there is no number.
 
-    >>> interval(2.2, 1.9, 2.5), interval(None, None, None)
-    ('2.2 (1.9 to 2.5)', '—')
+    >>> interval(2.2, 1.9, 2.5), interval(None, None, None), interval(2.2, 2.2, 2.2)
+    ('2.2 (1.9 to 2.5)', '—', '2.2')
     """
     if value is None:
         return "—"
-    return f"{signed(value) if sign else num(value)} ({num(low)} to {num(high)})"
+    text = signed(value) if sign else num(value)
+    if low is None or high is None or num(low) == num(high) == num(value):
+        return text  # no spread to show
+    return f"{text} ({num(low)} to {num(high)})"
 
 
 # ---------------------------------------------------------------------------- result access
@@ -202,6 +205,59 @@ def icon_array_svg(base: float, option: float, *, per: int = 1000, title: str = 
     return "".join(parts)
 
 
+def icon_arrays_html(result: Mapping[str, Any]) -> str:
+    """The report's icon-array section: a legend, then per key endpoint one array of
+    ``per`` people per option (no treatment first; an unsuitable option outlined and marked)."""
+    per = int(result.get("per", 1000))
+    who = people(result)
+    opts = options(result)
+    none = next((o for o in opts if o.get("key") == "none"), None)
+    legend = (
+        '<p class="legend">'
+        f'<span class="sw" style="background:{ANYWAY}"></span>has the event with or without '
+        "the option"
+        f'<span class="sw" style="background:{PREVENTED}"></span>event prevented by the option'
+        f'<span class="sw" style="background:{CAUSED}"></span>extra event caused by the option'
+        f'<span class="sw" style="background:{NO_EVENT};border:1px solid #bbb"></span>no event'
+        "</p>"
+    )
+    parts = [
+        f"<h2>Out of {per:,} {who} like you</h2>",
+        f"<p>Each square is one of {per:,} {who} like this one over the next "
+        f"{float(result.get('years', 0)):g} years; the expected numbers are rounded to whole "
+        "people (the table gives them exactly, with 95% intervals).</p>",
+        legend,
+    ]
+    for k in key_events(result):
+        base = float((none or {}).get("events", {}).get(k, {}).get("per_1000") or 0.0)
+        parts.append(f"<h3>{escape(endpoint_label(result, k))}</h3><div class='arrays'>")
+        for o in opts:
+            v = float(o.get("events", {}).get(k, {}).get("per_1000") or 0.0)
+            n_base, n_opt = round(base), round(v)
+            if o is none:
+                change = "the reference"
+            elif n_opt < n_base:
+                change = f"{n_base - n_opt} prevented"
+            elif n_opt > n_base:
+                change = f"{n_opt - n_base} caused"
+            else:
+                change = "as many as with no treatment"
+            label = str(o.get("label"))
+            title = f"{label}: {n_opt} of {per:,} with {endpoint_label(result, k)}, {change}"
+            cls = "" if o.get("suitable", True) else ' class="unsuitable"'
+            mark = (
+                "" if o.get("suitable", True) else '<br><span class="mark">✗ does not suit</span>'
+            )
+            parts.append(
+                f'<figure{cls} style="width:{ICON_COLUMNS * ICON_PITCH}px">'
+                f"{icon_array_svg(base, v, per=per, title=title)}"
+                f"<figcaption><b>{escape(label)}</b>: {n_opt} with the event ({escape(change)})"
+                f"{mark}</figcaption></figure>"
+            )
+        parts.append("</div>")
+    return "".join(parts)
+
+
 # ---------------------------------------------------------------------------- matplotlib
 
 
@@ -252,7 +308,7 @@ def _barh(
             hatch=None if suitable else "///",
             height=0.7,
         )
-        if lo is not None and hi is not None:
+        if lo is not None and hi is not None and hi > lo:
             xerr = [[max(v - lo, 0.0)], [max(hi - v, 0.0)]]
             ax.errorbar(v, i, xerr=xerr, fmt="none", color="black", capsize=2.5, lw=0.9)
         end = max(v, hi if hi is not None else v, 0.0)
@@ -289,7 +345,7 @@ def events_figure(result: Mapping[str, Any]) -> Figure:
     keys = event_endpoints(result)
     ncols = min(2, max(len(keys), 1))
     nrows = max(math.ceil(len(keys) / ncols), 1)
-    fig = _figure(6.0 * ncols + 1.0, (0.3 * len(opts) + 1.0) * nrows + 1.1)
+    fig = _figure(6.2 * ncols + 1.0, (0.36 * len(opts) + 1.0) * nrows + 1.1)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
     labels = [_option_label(o) for o in opts]
     colours = _colours(opts)
@@ -387,10 +443,17 @@ def continuous_figure(result: Mapping[str, Any]) -> Figure | None:
 
 
 def heatmap_figure(
-    result: Mapping[str, Any], field: str, *, title: str, colourbar: str, scale: float = 1.0
+    result: Mapping[str, Any],
+    field: str,
+    *,
+    title: str,
+    colourbar: str,
+    scale: float = 1.0,
+    diverging: bool = False,
 ) -> Figure:
-    """Options × tissues heatmap of ``options[i][field]`` (0..1), each cell's value written in
-    it; unsuitable options' labels in red with "(does not suit)"."""
+    """Options × tissues heatmap of ``options[i][field]``, each cell's value written in it;
+    unsuitable options' labels in red with "(does not suit)". Sequential colours from 0 to 1,
+    or (``diverging``) blue below 0 and red above, symmetric about 0 and reaching at least 1."""
     import numpy as np
 
     opts = options(result)
@@ -400,7 +463,13 @@ def heatmap_figure(
     ).reshape(len(opts), len(tissues))
     fig = _figure(scale * (1.1 * len(tissues) + 4.2), scale * (0.42 * len(opts) + 1.9))
     ax = fig.subplots()
-    image = ax.imshow(data, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    if diverging:
+        top = max(1.0, float(np.nanmax(np.abs(data), initial=0.0)))
+        image = ax.imshow(data, cmap="RdBu_r", vmin=-top, vmax=top, aspect="auto")
+        dark = np.abs(data) > 0.6 * top
+    else:
+        image = ax.imshow(data, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+        dark = ~(data >= 0.55)
     for i in range(len(opts)):
         for j in range(len(tissues)):
             v = data[i, j]
@@ -411,7 +480,7 @@ def heatmap_figure(
                 ha="center",
                 va="center",
                 fontsize=7.5 * scale**0.5,
-                color="white" if not np.isfinite(v) or v < 0.55 else "black",
+                color="white" if dark[i, j] else "black",
             )
     ax.set_xticks(range(len(tissues)), tissues, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(opts)))
@@ -433,8 +502,10 @@ def all_figures(result: Mapping[str, Any]) -> list[tuple[str, Figure]]:
             lambda: heatmap_figure(
                 result,
                 "signals",
-                title="Tissue signal (mean over treatment; 1 = saturating estradiol)",
-                colourbar="signal relative to saturating estradiol",
+                title="Tissue ER signal (mean over treatment; 1 = saturating estradiol, "
+                "0 = unliganded receptor)",
+                colourbar="signal (> 0 agonist-like, < 0 below the unliganded receptor)",
+                diverging=True,
             ),
         ),
         (

@@ -19,19 +19,13 @@ from typing import Any
 
 from sermsim import DISCLAIMER
 from sermsim.interfaces.compare_figures import (
-    ANYWAY,
     BMD,
-    CAUSED,
     FLUSHES,
-    ICON_COLUMNS,
-    ICON_PITCH,
-    NO_EVENT,
-    PREVENTED,
     all_figures,
     count_ci,
     endpoint_label,
     event_endpoints,
-    icon_array_svg,
+    icon_arrays_html,
     interval,
     key_events,
     num,
@@ -162,7 +156,7 @@ def method_text(result: Mapping[str, Any]) -> str:
         f"{int(result.get('per', 1000)):,} over {float(result.get('years', 0)):g} years "
         "(sum over endpoints of weight x (events with no treatment - events with the option); "
         f"> 0 favours the option). Weights: {weights_rule(result)} ({weights}). "
-        f"Source of the weighting: {result.get('weights_source', 'not given')}."
+        f"Source of the weighting: {str(result.get('weights_source', 'not given')).rstrip('.')}."
     )
 
 
@@ -291,7 +285,9 @@ figure{margin:0} figcaption{font-size:.82em}
 figure.unsuitable svg{outline:2px dashed #b00000;outline-offset:3px}
 .legend{font-size:.9em;margin:.4em 0 .8em}
 .sw{display:inline-block;width:.9em;height:.9em;margin:0 .3em 0 1em;vertical-align:-.1em}
-img{max-width:100%;height:auto} .flags li{margin:.2em 0} code{font-size:.9em}
+img{max-width:100%;height:auto} .wide{overflow-x:auto} table.numbers{font-size:.8em}
+table.sources{font-size:.8em} table.sources td{overflow-wrap:anywhere;min-width:5em}
+.caution{color:#8a5a00;font-weight:bold} .flags li{margin:.2em 0} code{font-size:.9em}
 """
 
 
@@ -317,8 +313,13 @@ def _cell_ci(text: str) -> str:
 
 
 def _name(option: Mapping[str, Any]) -> str:
-    """The option's label, after a mark when it does not suit the person."""
-    mark = "" if option.get("suitable", True) else '<span class="mark">✗ does not suit</span> '
+    """The option's label, after a mark when it does not suit the person or has a caution."""
+    if not option.get("suitable", True):
+        mark = '<span class="mark">✗ does not suit</span> '
+    elif option.get("flags"):
+        mark = '<span class="caution">⚠ caution</span> '
+    else:
+        mark = ""
     return f"{mark}{_e(option.get('label'))}"
 
 
@@ -359,67 +360,21 @@ def _all_numbers_html(result: Mapping[str, Any]) -> str:
                 diff = f'<br><span class="ci">vs none {_e(vs)}</span>'
             cells.append(f'<td class="n">{_e(count_ci(v))}{diff}</td>')
         rows.append(f"<tr><td>{_e(endpoint_label(result, k))}</td>{''.join(cells)}</tr>")
-    return f"<table><tr><th>Endpoint (per 1,000)</th>{heads}</tr>{''.join(rows)}</table>"
-
-
-def _icon_arrays_html(result: Mapping[str, Any]) -> str:
-    per = int(result.get("per", 1000))
-    who = people(result)
-    opts = options(result)
-    none = next((o for o in opts if o.get("key") == "none"), None)
-    legend = (
-        '<p class="legend">'
-        f'<span class="sw" style="background:{ANYWAY}"></span>has the event with or without '
-        "the option"
-        f'<span class="sw" style="background:{PREVENTED}"></span>event prevented by the option'
-        f'<span class="sw" style="background:{CAUSED}"></span>extra event caused by the option'
-        f'<span class="sw" style="background:{NO_EVENT};border:1px solid #bbb"></span>no event'
-        "</p>"
+    return (
+        '<div class="wide"><table class="numbers"><tr><th>Endpoint (per 1,000)</th>'
+        f"{heads}</tr>{''.join(rows)}</table></div>"
     )
-    parts = [
-        f"<h2>Out of {per:,} {who} like you</h2>",
-        f"<p>Each square is one of {per:,} {who} like this one over the next "
-        f"{float(result.get('years', 0)):g} years; the expected numbers are rounded to whole "
-        "people (the table gives them exactly, with 95% intervals).</p>",
-        legend,
-    ]
-    for k in key_events(result):
-        base = float((none or {}).get("events", {}).get(k, {}).get("per_1000") or 0.0)
-        parts.append(f"<h3>{_e(endpoint_label(result, k))}</h3><div class='arrays'>")
-        for o in opts:
-            v = float(o.get("events", {}).get(k, {}).get("per_1000") or 0.0)
-            n_base, n_opt = round(base), round(v)
-            if o is none:
-                change = "the reference"
-            elif n_opt < n_base:
-                change = f"{n_base - n_opt} prevented"
-            elif n_opt > n_base:
-                change = f"{n_opt - n_base} caused"
-            else:
-                change = "as many as with no treatment"
-            label = str(o.get("label"))
-            title = f"{label}: {n_opt} of {per:,} with {endpoint_label(result, k)}, {change}"
-            cls = "" if o.get("suitable", True) else ' class="unsuitable"'
-            mark = (
-                "" if o.get("suitable", True) else '<br><span class="mark">✗ does not suit</span>'
-            )
-            parts.append(
-                f'<figure{cls} style="width:{ICON_COLUMNS * ICON_PITCH}px">'
-                f"{icon_array_svg(base, v, per=per, title=title)}"
-                f"<figcaption><b>{_e(label)}</b>: {n_opt} with the event ({_e(change)})"
-                f"{mark}</figcaption></figure>"
-            )
-        parts.append("</div>")
-    return "".join(parts)
 
 
 def _options_html(result: Mapping[str, Any]) -> str:
     parts = []
     for o in options(result):
-        verdict = (
-            "suits this person" if o.get("suitable", True) else
-            '<span class="no">✗ does not suit this person</span> (computed and shown)'
-        )  # fmt: skip
+        if not o.get("suitable", True):
+            verdict = '<span class="no">✗ does not suit this person</span> (computed and shown)'
+        elif o.get("flags"):
+            verdict = 'suits this person, <span class="caution">⚠ with a caution</span>'
+        else:
+            verdict = "suits this person"
         flags = "".join(
             f"<li>{_e(f.get('reason', ''))} <span class='ci'>(source: {_e(f.get('source', ''))};"
             f" {'verified' if f.get('verified') else 'not verified'})</span></li>"
@@ -464,12 +419,26 @@ def _value(v: Any) -> str:
 
 
 def _sources_html(result: Mapping[str, Any]) -> str:
+    sources = list(result.get("sources", []))
+    shown = ("what", "source", "verified", "value", "unit")
+    extra = list(dict.fromkeys(k for s in sources for k in s if k not in shown))
+    has_value = any("value" in s for s in sources)
+    heads = "<th>What</th><th>Source</th><th>Verified</th>" + (
+        "<th>Value</th>" if has_value else ""
+    )
+    heads += "".join(f"<th>{_e(k.replace('_', ' ').capitalize())}</th>" for k in extra)
     rows = []
-    for s in result.get("sources", []):
+    for s in sources:
         verified = "<td>yes</td>" if s.get("verified") else '<td class="no">no</td>'
-        rows.append(
-            f"<tr><td>{_e(s.get('what', ''))}</td><td>{_e(s.get('source', ''))}</td>{verified}</tr>"
+        value = (
+            f"<td>{_e(_value(s.get('value')))} {_e(s.get('unit', ''))}</td>" if has_value else ""
         )
+        others = "".join(f"<td>{_e(_value(s.get(k)))}</td>" for k in extra)
+        rows.append(
+            f"<tr><td>{_e(s.get('what', ''))}</td><td>{_e(s.get('source', ''))}</td>"
+            f"{verified}{value}{others}</tr>"
+        )
+    n_verified = sum(1 for s in sources if s.get("verified"))
     prov = "".join(
         f"<tr><td>{_e(k)}</td><td><code>{_e(v)}</code></td></tr>"
         for k, v in result.get("provenance", {}).items()
@@ -479,8 +448,10 @@ def _sources_html(result: Mapping[str, Any]) -> str:
         for k, v in result.get("patient", {}).items()
     )
     return (
-        "<table><tr><th>What</th><th>Source</th><th>Verified</th></tr>"
-        f"{''.join(rows)}</table><h3>Provenance</h3><table>{prov}</table>"
+        f"<p>{len(sources)} sourced numbers behind this comparison; {n_verified} checked against "
+        f"their source (verified), {len(sources) - n_verified} not yet.</p>"
+        f'<div class="wide"><table class="sources"><tr>{heads}</tr>{"".join(rows)}</table></div>'
+        f"<h3>Provenance</h3><table>{prov}</table>"
         f"<h3>The profile as given and resolved</h3><table>{patient}</table>"
     )
 
@@ -504,10 +475,12 @@ def report_html(result: dict[str, Any], images: Mapping[str, bytes]) -> str:
         f"<p>For each option, the expected number of events among {int(result.get('per', 1000)):,}"
         f" {people(result)} like this one over the next {years:g} years, with 95% intervals "
         "(what they cover: see below). Options that do not suit this person are computed and "
-        "shown, marked <span class='mark'>✗ does not suit</span>, with the reasons.</p>",
+        "shown, marked <span class='mark'>✗ does not suit</span>; options with a caution are "
+        "marked <span class='caution'>⚠ caution</span>. The reasons, with their sources, are "
+        "under <a href='#options'>each option</a>.</p>",
         "<h2>Summary</h2>",
         _summary_html(result),
-        _icon_arrays_html(result),
+        icon_arrays_html(result),
         "<h2>Expected events per 1,000, with 95% intervals</h2>",
         _img(images, "events_per_1000.png", "Expected events per 1,000 per option"),
         _all_numbers_html(result),
@@ -517,11 +490,13 @@ def report_html(result: dict[str, Any], images: Mapping[str, bytes]) -> str:
         "<h2>Spine BMD and hot flushes</h2>",
         _img(images, "bmd_hot_flushes.png", "Spine BMD change and hot flushes per option"),
         "<h2>Why: the tissue signals</h2>",
-        "<p>Mean estrogen-receptor signal in each tissue over treatment (0 to 1; 1 = saturating "
-        "estradiol), and the fraction of ERα held by the drug(s).</p>",
+        "<p>Mean estrogen-receptor signal in each tissue over treatment (1 = saturating "
+        "estradiol, 0 = the unliganded receptor; below 0 the drug holds the receptor below its "
+        "unliganded activity), and the fraction of ERα held by the drug(s). The explanations "
+        "below say which signal drives which number.</p>",
         _img(images, "tissue_signals.png", "Tissue signal per option and tissue"),
         _img(images, "era_occupancy.png", "ERα occupancy by the drug per option and tissue"),
-        "<h2>Each option: explanation and flags</h2>",
+        "<h2 id='options'>Each option: explanation and flags</h2>",
         _options_html(result),
         "<h2>What the 95% interval covers</h2>",
         f"<p>{_e(note)}</p>",
