@@ -447,3 +447,15 @@ def test_signals_below_zero_are_not_clipped(result: dict[str, Any]) -> None:
     assert norm.vmin <= -0.66 and norm.vmax == -norm.vmin
     texts = {t.get_text() for t in fig.axes[0].texts}
     assert "-0.66" in texts
+
+
+def test_an_endpoint_nobody_gets_has_no_icon_arrays(result: dict[str, Any]) -> None:
+    r = copy.deepcopy(result)
+    for option in r["options"]:  # as without a uterus
+        option["events"]["endometrial_cancer"] = {"per_1000": 0.0, "low": 0.0, "high": 0.0}
+    html = report_html(r, {})
+    arrays = re.findall(r'<svg class="icons".*?</svg>', html, flags=re.S)
+    assert len(arrays) == 4 * len(r["options"])
+    assert not any("Endometrial cancer" in a for a in arrays)
+    assert "Fewer than one in 1,000 with any option" in html
+    assert '<td>Endometrial cancer</td><td class="n">0</td>' in html  # no "0 (0–0)"

@@ -85,10 +85,13 @@ def signed(x: float | None) -> str:
 def count_ci(v: Mapping[str, Any]) -> str:
     """Expected events per 1,000 with the 95% interval.
 
-    >>> count_ci({"per_1000": 14.1, "low": 7.0, "high": 22.0})
-    '14 (7.0–22)'
+    >>> count_ci({"per_1000": 14.1, "low": 7.0, "high": 22.0}), count_ci({"per_1000": 0.0})
+    ('14 (7.0–22)', '0')
     """
-    return f"{num(v.get('per_1000'))} ({num(v.get('low'))}–{num(v.get('high'))})"
+    value, low, high = (num(v.get(k)) for k in ("per_1000", "low", "high"))
+    if value == "—" or (low in (value, "—") and high in (value, "—")):
+        return value  # no spread to show
+    return f"{value} ({low}–{high})"
 
 
 def signed_ci(value: float | None, low: float | None, high: float | None) -> str:
@@ -230,7 +233,15 @@ def icon_arrays_html(result: Mapping[str, Any]) -> str:
     ]
     for k in key_events(result):
         base = float((none or {}).get("events", {}).get(k, {}).get("per_1000") or 0.0)
-        parts.append(f"<h3>{escape(endpoint_label(result, k))}</h3><div class='arrays'>")
+        parts.append(f"<h3>{escape(endpoint_label(result, k))}</h3>")
+        counts = [round(float(o.get("events", {}).get(k, {}).get("per_1000") or 0.0)) for o in opts]
+        if not any(counts):
+            parts.append(
+                f"<p>Fewer than one in {per:,} with any option (none of the {per:,} squares "
+                "would be coloured), so no array is drawn.</p>"
+            )
+            continue
+        parts.append("<div class='arrays'>")
         for o in opts:
             v = float(o.get("events", {}).get(k, {}).get("per_1000") or 0.0)
             n_base, n_opt = round(base), round(v)
