@@ -82,13 +82,19 @@ def signed(x: float | None) -> str:
     return "+" + text if x is not None and text not in ("0", "—") and float(x) > 0 else text
 
 
+def _whole(x: float | None) -> str:
+    """An interval bound that counts people: a whole number."""
+    return "—" if x is None or not math.isfinite(float(x)) else f"{float(x):,.0f}"
+
+
 def count_ci(v: Mapping[str, Any]) -> str:
-    """Expected events per 1,000 with the 95% interval.
+    """Expected events per 1,000 with the 95% interval (whole counts of people).
 
     >>> count_ci({"per_1000": 14.1, "low": 7.0, "high": 22.0}), count_ci({"per_1000": 0.0})
-    ('14 (7.0–22)', '0')
+    ('14 (7–22)', '0')
     """
-    value, low, high = (num(v.get(k)) for k in ("per_1000", "low", "high"))
+    value = num(v.get("per_1000"))
+    low, high = (_whole(v.get(k)) for k in ("low", "high"))
     if value == "—" or (low in (value, "—") and high in (value, "—")):
         return value  # no spread to show
     return f"{value} ({low}–{high})"
