@@ -9,6 +9,7 @@ medical advice.
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -82,20 +83,41 @@ def _field(loc: tuple[int | str, ...]) -> str:
     return out or "body"
 
 
+_TYPE_FIX = {  # pydantic's error type -> the fix, in the words of the patient's errors
+    "float_type": "write a number, unquoted",
+    "float_parsing": "write a number, unquoted",
+    "finite_number": "write a finite number",
+    "int_type": "write a whole number, unquoted",
+    "int_from_float": "write a whole number",
+    "string_type": "write text, in quotes",
+    "list_type": 'write a list, e.g. ["raloxifene"]',
+    "dict_type": "write a JSON object of keys and values",
+    "model_type": "send a JSON object of the keys in /docs",
+    "model_attributes_type": "send a JSON object of the keys in /docs",
+}
+
+
 def _validation_message(error: Mapping[str, Any], model: type[BaseModel] | None) -> tuple[str, str]:
-    """One line naming the field, the value and the fix, as a SpecError's."""
+    """One line naming the field, the value and the fix, as a SpecError's.
+
+    >>> _validation_message({"type": "float_type", "loc": ("body", "years"), "input": "3",
+    ...                      "msg": "Input should be a valid number"}, None)
+    ('years', "years: '3' is invalid; write a number, unquoted")
+    """
     kind = error["type"]
     field = _field(tuple(error["loc"]))
     if kind == "json_invalid":
         reason = (error.get("ctx") or {}).get("error", "not JSON")
         return "body", f"body: the request is not valid JSON ({reason}); send a JSON object"
     if kind == "missing":
-        what = "a JSON object" if field == "body" else f"{field}"
+        what = "a JSON object" if field == "body" else field
         return field, f"{field}: <missing> is invalid; {what} is required (see /docs)"
     if kind == "extra_forbidden":
-        keys = ", ".join(model.model_fields) if model is not None else "those in /docs"
-        return field, f"{field}: unknown key; use one of {keys}"
-    fix = str(error.get("msg", "see /docs")).removeprefix("Value error, ")
+        keys = list(model.model_fields) if model is not None else []
+        near = difflib.get_close_matches(field, keys, n=1)
+        fix = f"did you mean {near[0]}?" if near else f"use one of {', '.join(keys) or '/docs'}"
+        return field, f"{field}: {_shown(field)} is invalid; unknown key: {fix}"
+    fix = _TYPE_FIX.get(kind) or str(error.get("msg", "see /docs")).removeprefix("Value error, ")
     return field, f"{field}: {_shown(error.get('input'))} is invalid; {fix[:1].lower()}{fix[1:]}"
 
 
@@ -171,7 +193,7 @@ def _trial(req: TrialRequest, limits: Limits, deadline: Deadline) -> dict[str, A
             "spec.population.n_per_arm",
             spec.n_per_arm,
             f"give at most {most:,} people per arm for {len(spec.arms)} arms over "
-            f"{spec.duration_years:g} years: this server runs up to "
+            f"{spec.duration_years:g} year(s): this server runs up to "
             f"{limits.max_trial_person_years:,.0f} person-years a request "
             "(run bigger trials with `sermsim trial run`)",
         )
