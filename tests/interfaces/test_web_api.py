@@ -225,6 +225,8 @@ BAD_REQUESTS = [
     ("trial without a name", "/api/trial",
      {"spec": {k: v for k, v in SMALL_TRIAL.items() if k != "name"}}, 422, "spec.name",
      ["required"]),
+    ("trial no one included", "/api/trial", {"spec": {**SMALL_TRIAL, "inclusion": ["age > 99"]}},
+     422, "spec.inclusion", ["age > 99"]),
     ("trial unknown agent", "/api/trial",
      {"spec": {**SMALL_TRIAL, "arms": [{"name": "x", "regimen": [NOPE]}]}}, 422,
      "spec.arms[0].regimen[0].agent", ["nope"]),
@@ -333,7 +335,7 @@ def test_a_small_body_is_passed_on_whole():
 def test_a_request_over_the_time_limit_is_504_and_the_server_goes_on():
     app = create_app(limits=Limits(compute_seconds=0.001))
     with TestClient(app, raise_server_exceptions=False) as slow:
-        r = slow.post("/api/simulate", json={"patient": WOMAN, "years": 1})
+        r = slow.post("/api/profile", json={"regimen": "raloxifene:60"})
         check_error(r, 504, None, "limit of 0.001 s", "command line")
         assert slow.get("/api/health").status_code == 200
         app.state.worker.wait_idle(timeout=300)

@@ -15,7 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -54,7 +54,6 @@ _PAGE_HEADERS = {
 _SHOWN_CHARS = 60  # a value quoted in an error message is cut to this many characters
 
 log = logging.getLogger("sermsim.web")
-T = TypeVar("T")
 
 
 def _json(content: Mapping[str, Any], status: int = 200) -> JSONResponse:
@@ -185,7 +184,7 @@ def _trial(req: TrialRequest, limits: Limits, deadline: Deadline) -> dict[str, A
     try:
         spec = parse_trial(req.spec, default_engine().agents)
     except SpecError as exc:
-        raise SpecError(f"spec.{exc.field}", exc.value, exc.fix) from None
+        raise _in_spec(exc) from None
     person_years = spec.n_per_arm * len(spec.arms) * spec.duration_years
     if person_years > limits.max_trial_person_years:
         most = int(limits.max_trial_person_years // (len(spec.arms) * spec.duration_years))
@@ -204,8 +203,16 @@ def _trial(req: TrialRequest, limits: Limits, deadline: Deadline) -> dict[str, A
             f"give at most {limits.max_trial_anchors} on this server "
             "(run more with `sermsim trial run`)",
         )
-    result: dict[str, Any] = run_trial(spec, progress=deadline).result
+    try:  # a spec can parse and still ask the impossible (an inclusion no one meets)
+        result: dict[str, Any] = run_trial(spec, progress=deadline).result
+    except SpecError as exc:
+        raise _in_spec(exc) from None
     return result
+
+
+def _in_spec(exc: SpecError) -> SpecError:
+    """A trial spec's error, named as the request's field: ``spec.<field>``."""
+    return SpecError(f"spec.{exc.field}", exc.value, exc.fix)
 
 
 # -------------------------------------------------------------------------- the app

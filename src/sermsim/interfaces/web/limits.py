@@ -13,10 +13,10 @@ from dataclasses import dataclass
 #: for it and keeps a hostile upload from taking the server's memory.
 MAX_BODY_BYTES = 64 * 1024
 
-#: The longest horizon of /api/simulate and /api/compare, in years. Thirty years from 18
-#: reaches the oldest age a patient may have (100 is TRIAL_SPEC's bound, so 70 would be the
-#: widest span); thirty keeps one request to tens of seconds on one core, and is the
-#: longest follow-up a trial spec allows (``sermsim.trials.spec.MAX_DURATION_YEARS``).
+#: The longest horizon of /api/simulate and /api/compare, in years: the longest follow-up a
+#: trial spec allows (``sermsim.trials.spec.MAX_DURATION_YEARS``, which compare runs on).
+#: Measured here (2 cores), a 30-year comparison of the standard options takes 8 s warm and
+#: 20 s in a fresh process; a 30-year simulation 1 s and 7 s.
 MAX_YEARS = 30.0
 
 #: The largest trial one request may run: people per arm × arms × years of follow-up. Measured
