@@ -406,13 +406,21 @@ def serve(
         typer.Option("--host", help="Address to listen on (default: this machine only)."),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
+    warm: Annotated[
+        bool,
+        typer.Option(
+            "--warm/--no-warm",
+            help="Compile the engine for the default comparison at start-up, so the first "
+            "request does not wait for it.",
+        ),
+    ] = True,
 ) -> None:
     """The web app: a page to compare agents for one person, and the HTTP API (/api/profile,
     /api/simulate, /api/compare, /api/trial; OpenAPI schema at /openapi.json)."""
     from sermsim.interfaces.web.app import serve as run_server
 
     typer.echo(f"sermsim: serving on http://{host}:{port}/  ({DISCLAIMER})", err=True)
-    run_server(host, port)
+    run_server(host, port, warm=warm)
 
 
 @app.command()

@@ -218,7 +218,19 @@ def _in_spec(exc: SpecError) -> SpecError:
 # -------------------------------------------------------------------------- the app
 
 
-def create_app(*, limits: Limits | None = None) -> FastAPI:
+def _warm_up() -> None:
+    """Compile the engine for the page's default comparison (a typical 55-year-old woman, every
+    standard option, 5 years) so that the first person to ask does not wait for it."""
+    from sermsim.compare import compare
+    from sermsim.physiology.patient import Patient
+
+    try:
+        compare(Patient(sex="female", age=55), years=5)
+    except Exception as exc:  # the server still serves; the first request compiles instead
+        log.error("warm-up failed: %s", type(exc).__name__)
+
+
+def create_app(*, limits: Limits | None = None, warm: bool = False) -> FastAPI:
     """The sermsim web app: the page at ``/``, the API under ``/api``, its schema at
     ``/openapi.json`` and a page describing it at ``/docs``.
 
@@ -231,6 +243,8 @@ def create_app(*, limits: Limits | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if warm:
+            worker.start(_warm_up)
         yield
         worker.shutdown()
 
@@ -367,13 +381,14 @@ def _add_error_handlers(app: FastAPI, models: Mapping[str, type[BaseModel]]) -> 
         return _error(500, None, "an unexpected error in sermsim; please report it")
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000, *, warm: bool = True) -> None:
     """Serve the web app with uvicorn until interrupted (no access log: requests about a
-    person are not written anywhere)."""
+    person are not written anywhere). With ``warm``, the engine compiles for the default
+    comparison as the server starts (requests line up behind it)."""
     import uvicorn
 
     uvicorn.run(
-        create_app(),
+        create_app(warm=warm),
         host=host,
         port=port,
         access_log=False,

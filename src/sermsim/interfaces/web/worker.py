@@ -78,6 +78,12 @@ class ComputeWorker:
             future.cancel()  # a computation still waiting never starts
             raise ComputeTimeoutError(seconds) from None
 
+    def start(self, work: Callable[[], object]) -> None:
+        """Hand in work nobody waits for (the start-up warm-up); requests line up behind it."""
+        with self._count_lock:
+            self._in_line += 1
+        self._executor.submit(work).add_done_callback(self._leave)
+
     def _leave(self, _: Future[Any]) -> None:
         with self._count_lock:
             self._in_line -= 1
