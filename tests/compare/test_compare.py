@@ -258,3 +258,66 @@ def test_cli_json_and_errors(
         main(["compare", "--patient", str(patient), "--weight", "stroke"])
     assert done.value.code == 2
     assert "ENDPOINT=W" in capsys.readouterr().err
+
+
+def test_a_vte_weight_is_refused_as_double_counting() -> None:
+    person = patient_from_mapping({"sex": "female", "age": 60})
+    with pytest.raises(SpecError) as info:
+        compare(person, options="raloxifene", weights={"vte": 1.0})
+    assert info.value.field == "weights.vte" and "dvt and pulmonary_embolism" in info.value.fix
+    assert "vte" not in default_weights()
+
+
+def test_unopposed_estrogen_and_enclomiphene_are_flagged() -> None:
+    woman = patient_from_mapping({"sex": "female", "age": 60, "uterus": True})
+    r = compare(
+        woman,
+        years=1,
+        options="estradiol:1,enclomiphene,conjugated_estrogens:0.45+"
+        "medroxyprogesterone_acetate:2.5",
+    ).result
+    assert [f["id"] for f in option(r, "estradiol")["flags"]] == ["unopposed_estrogen"]
+    assert not option(r, "estradiol")["suitable"]
+    assert not option(r, "enclomiphene")["suitable"]
+    opposed = option(r, "conjugated_estrogens+medroxyprogesterone_acetate")
+    assert opposed["suitable"] and not opposed["flags"]  # a progestogen opposes the estrogen
+
+
+def test_an_explicit_nulliparous_birth_history_is_kept() -> None:
+    gail = {
+        "sex": "female",
+        "age": 60,
+        "race": "white",
+        "age_at_menarche": 12,
+        "first_degree_relatives_breast_cancer": 1,
+        "breast_biopsies": 0,
+    }
+    nulliparous = compare(
+        patient_from_mapping({**gail, "age_at_first_birth": None}), years=1, options="raloxifene"
+    ).result
+    unknown = compare(patient_from_mapping(gail), years=1, options="raloxifene").result
+    assert nulliparous["patient"]["age_at_first_birth"] is None
+    assert "age_at_first_birth" not in unknown["patient"]
+    # BCRAT: nulliparity with a first-degree relative carries its own relative risk.
+    p0, p1 = (
+        option(r, "none")["events"]["invasive_breast_cancer"]["per_1000"]
+        for r in (nulliparous, unknown)
+    )
+    assert p0 != p1
+
+
+def test_the_report_renders_the_real_comparison(
+    with_uterus: dict[str, Any], tmp_path: Path
+) -> None:
+    from sermsim.interfaces.compare_render import comparison_table, write_compare_outputs
+
+    table = comparison_table(with_uterus)
+    for o in with_uterus["options"]:
+        assert o["label"] in table
+    assert DISCLAIMER in table
+    written = {p.name for p in write_compare_outputs(with_uterus, tmp_path)}
+    assert {"result.json", "summary.txt", "report.html"} <= written
+    html = (tmp_path / "report.html").read_text()
+    assert html.count(DISCLAIMER) >= 2
+    assert option(with_uterus, "clomiphene")["flags"][0]["reason"] in html
+    assert json.loads((tmp_path / "result.json").read_text()) == with_uterus

@@ -37,7 +37,7 @@ from sermsim.compare.options import (
     resolve_weights,
 )
 from sermsim.compare.sources import sources
-from sermsim.core.errors import NumericalError, SpecError
+from sermsim.core.errors import DataError, NumericalError, SpecError
 from sermsim.core.params import as_param, parameters_sha256
 from sermsim.physiology.patient import Patient
 from sermsim.physiology.simulate import Engine, default_engine
@@ -49,6 +49,7 @@ from sermsim.trials.spec import MAX_DURATION_YEARS, parse_trial
 
 Progress = Callable[[str, float], None]
 NONE = "none"
+PER = 1000  # the outputs' unit (``per_1000``); data/compare.yaml's per_people must agree
 SEED = 0  # the events sampled by the trial are not reported; the expectations need no seed
 
 
@@ -73,9 +74,23 @@ def _keys(regimens: Sequence[Regimen]) -> list[str]:
     return keys
 
 
+def patient_keys(patient: Patient) -> dict[str, Any]:
+    """The person's resolved keys; ``None`` only where it says something (an explicit
+    ``age_at_first_birth: null`` is nulliparous, not unknown)."""
+    keys = patient.model_dump(exclude_none=True)
+    for key in EXPLICIT_NULLS:
+        if key in patient.model_fields_set and getattr(patient, key) is None:
+            keys[key] = None
+    return keys
+
+
+# Patient keys whose explicit null means something (TRIAL_SPEC.md: ``age_at_first_birth: 26 #
+# or null for nulliparous``).
+EXPLICIT_NULLS = ("age_at_first_birth",)
+
+
 def _population(patient: Patient, per: int) -> dict[str, Any]:
-    given = patient.model_dump(exclude_none=True)
-    return {**given, "n_per_arm": per}
+    return {**patient_keys(patient), "n_per_arm": per}
 
 
 def _spec(
@@ -159,6 +174,8 @@ def compare(
     w = resolve_weights(weights)
     raw = raw_compare()
     per = int(as_param(raw["per_people"], "compare.per_people").value)
+    if per != PER:  # the JSON's keys and the words say "per 1,000"
+        raise DataError(f"compare.yaml: per_people is {per}; the outputs are per {PER:,}")
     level = as_param(raw["interval_level"], "compare.interval_level").value
 
     keys = _keys(regimens)
@@ -201,7 +218,7 @@ def compare(
         }
         result_options.append(option)
     for option in result_options:
-        option["explanation"] = explanation(option, result_options[0], patient)
+        option["explanation"] = explanation(option, result_options[0], patient, float(years))
 
     interval_note = (
         f"{level:.0%} interval of the number of events among {per:,} people like this one "
@@ -212,7 +229,7 @@ def compare(
         "Parameter uncertainty is not included yet: the intervals are sampling only."
     )
     result = {
-        "patient": patient.model_dump(exclude_none=True),
+        "patient": patient_keys(patient),
         "years": float(years),
         "per": per,
         "interval": {"level": level, "sources": ["sampling"], "note": interval_note},

@@ -66,8 +66,11 @@ def _diff(option: Mapping[str, Any], name: str) -> float:
     return float(option["events"][name].get("vs_none", {}).get("difference", 0.0))
 
 
-def explanation(option: Mapping[str, Any], none: Mapping[str, Any], patient: Patient) -> str:
-    """One paragraph naming the tissue signals behind an option's numbers (per 1,000)."""
+def explanation(
+    option: Mapping[str, Any], none: Mapping[str, Any], patient: Patient, years: float
+) -> str:
+    """One paragraph naming the tissue signals behind an option's numbers (per 1,000 over
+    ``years``; the measures at ``years``)."""
     if option is none:
         return (
             "The person's own course without treatment: her or his baseline risks (age, "
@@ -81,7 +84,7 @@ def explanation(option: Mapping[str, Any], none: Mapping[str, Any], patient: Pat
     bmd0 = none["continuous"].get("bmd_lumbar_spine_pct")
     bone = f"Bone: {_signal(option, none, 'bone')}"
     if bmd is not None and bmd0 is not None:
-        bone += f": spine BMD {bmd['mean']:+.1f}% vs {bmd0['mean']:+.1f}%"
+        bone += f": spine BMD {bmd['mean']:+.1f}% vs {bmd0['mean']:+.1f}% at {years:g} years"
     bone += (
         f"; {_count(_diff(option, 'hip_fracture'), 'hip fractures')}, "
         f"{_count(_diff(option, 'vertebral_fracture'), 'vertebral fractures')}."
@@ -104,7 +107,7 @@ def explanation(option: Mapping[str, Any], none: Mapping[str, Any], patient: Pat
     if hf is not None and hf0 is not None:
         clauses.append(
             f"Thermoregulation: {_signal(option, none, 'thermoregulation')}: "
-            f"{hf['mean']:.1f} hot flushes a day vs {hf0['mean']:.1f}."
+            f"{hf['mean']:.1f} hot flushes a day at {years:g} years vs {hf0['mean']:.1f}."
         )
     cataract = _diff(option, "cataract")
     if abs(cataract) >= SAME_PER_1000:
@@ -112,4 +115,4 @@ def explanation(option: Mapping[str, Any], none: Mapping[str, Any], patient: Pat
             f"Eye: {_count(cataract, 'cataracts')} (an off-target effect of the agent, not an "
             "ER signal)."
         )
-    return " ".join(clauses) + " Per 1,000 people like this one over the horizon."
+    return " ".join(clauses) + f" Events per 1,000 people like this one over {years:g} years."

@@ -51,6 +51,8 @@ class Rule:
     id: str
     agents: frozenset[str]
     agent_class: str | None
+    unless_agents: frozenset[str]
+    unless_agent_class: str | None
     when_text: str
     when: Condition
     level: Level
@@ -59,14 +61,18 @@ class Rule:
     verified: bool
 
     def concerns(self, regimen: Regimen, agents: Mapping[str, Agent]) -> bool:
-        """Whether the rule is about this regimen: it holds an agent of ``agents`` (when given)
-        and one of ``agent_class`` (when given)."""
+        """Whether the rule is about this regimen: it holds an agent of ``agents`` (when
+        given) and one of ``agent_class`` (when given; both must hold when both are given), and
+        none of ``unless_agents`` nor of ``unless_agent_class``."""
         ids = {d.agent for d in regimen}
+        classes = {agents[i].agent_class for i in ids}
         if self.agents and not ids & self.agents:
             return False
-        return self.agent_class is None or any(
-            agents[i].agent_class == self.agent_class for i in ids
-        )
+        if self.agent_class is not None and self.agent_class not in classes:
+            return False
+        if ids & self.unless_agents:
+            return False
+        return self.unless_agent_class is None or self.unless_agent_class not in classes
 
     def flag(self) -> dict[str, Any]:
         return {
@@ -105,7 +111,7 @@ def default_weights() -> dict[str, float]:
     by_class = {k: as_param(v, f"compare.severity_weights.{k}").value for k, v in raw.items()}
     out = {}
     for name, e in endpoints().items():
-        if e.kind == "event":
+        if e.kind == "event" and e.severity is not None:
             if e.severity not in by_class:
                 raise DataError(f"compare.yaml: endpoint {name}: unknown severity {e.severity!r}")
             out[name] = by_class[e.severity]
@@ -118,7 +124,12 @@ def resolve_weights(overrides: Mapping[str, Any] | None) -> dict[str, float]:
     for name, value in (overrides or {}).items():
         field = f"weights.{name}"
         if name not in weights:
-            raise SpecError(field, value, f"weigh one of {', '.join(weights)}")
+            parts = endpoints().get(name)
+            if parts is not None and parts.severity is None and parts.kind == "event":
+                fix = "it is the sum of two weighed events: weigh dvt and pulmonary_embolism"
+            else:
+                fix = f"weigh one of {', '.join(weights)}"
+            raise SpecError(field, _short(value), fix)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise SpecError(field, value, "give a number from 0 to 10")
         if not 0.0 <= float(value) <= MAX_WEIGHT:
@@ -151,23 +162,32 @@ def parse_options(texts: Sequence[str] | str | None, agents: Mapping[str, Agent]
         items = [t.strip() for t in texts.split(",")]
     else:
         items = [str(t).strip() for t in texts]
+    if len(items) > MAX_OPTIONS:
+        raise SpecError("agents", _short(texts), f"compare at most {MAX_OPTIONS} options at once")
     items = [t for t in items if t and t.lower() != "none"]
     if not items:
-        raise SpecError("agents", texts, "name at least one agent, e.g. raloxifene,tamoxifen")
+        raise SpecError("agents", _short(texts), "name at least one agent, e.g. raloxifene")
     out: list[Regimen] = []
     seen: set[str] = set()
     for text in items:
         try:
             regimen = parse_regimen(text, agents)
         except SpecError as exc:
-            raise SpecError("agents", text, exc.fix) from None
+            raise SpecError("agents", _short(text), exc.fix) from None
         label = regimen_label(regimen)
         if label not in seen:
             seen.add(label)
             out.append(regimen)
-    if len(out) > MAX_OPTIONS:
-        raise SpecError("agents", texts, f"compare at most {MAX_OPTIONS} options at once")
     return out
+
+
+def _short(value: object, limit: int = 80) -> object:
+    """A user's value as an error message shows it: long text cut (a request may be large)."""
+    text = value if isinstance(value, str) else None
+    if text is None and not isinstance(value, list | tuple | dict):
+        return value
+    text = text if text is not None else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # Options per comparison: each costs one engine run per horizon; 12 covers every agent and
@@ -188,6 +208,8 @@ def rules() -> tuple[Rule, ...]:
                 id=r["id"],
                 agents=frozenset(r.get("agents", ())),
                 agent_class=r.get("agent_class"),
+                unless_agents=frozenset(r.get("unless_agents", ())),
+                unless_agent_class=r.get("unless_agent_class"),
                 when_text=r["when"],
                 when=parse_condition(r["when"], where, PATIENT_TABLE_KEYS),
                 level=level,
