@@ -28,8 +28,8 @@ run: $(STAMP)
 
 ## Every test: lint, types, layer contract, unit/oracle/property/end-to-end tests.
 test: $(STAMP)
-	$(BIN)/ruff check src tests scripts benchmarks
-	$(BIN)/ruff format --check src tests scripts benchmarks
+	$(BIN)/ruff check src tests scripts benchmarks conftest.py
+	$(BIN)/ruff format --check src tests scripts benchmarks conftest.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	@# The browser test drives Debian's Chromium (never a downloaded one); CI runs as root.
@@ -56,8 +56,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/trial_speed.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests scripts benchmarks
-	$(BIN)/ruff format --check src tests scripts benchmarks
+	$(BIN)/ruff check src tests scripts benchmarks conftest.py
+	$(BIN)/ruff format --check src tests scripts benchmarks conftest.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

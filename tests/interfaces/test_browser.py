@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    "--disable-dev-shm-usage",  # /dev/shm is small in containers (CI); use /tmp instead
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "out" / "test-artifacts"
 START_SECONDS = 120  # the server imports the web app and binds its port well within this
@@ -77,21 +78,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sermsim.interfaces.cli", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()  # another process could take it before the server binds: rare, loud
+    log = tmp_path_factory.mktemp("serve") / "serve.log"  # a file, so the server never blocks
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sermsim.interfaces.cli", "serve", "--port", str(port)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_SECONDS
         while True:
             if proc.poll() is not None:
-                said = proc.stdout.read() if proc.stdout else ""
-                pytest.fail(f"sermsim serve exited with {proc.returncode}: {said}")
+                pytest.fail(f"sermsim serve exited with {proc.returncode}: {log.read_text()}")
             try:
                 with urllib.request.urlopen(f"{url}/api/health", timeout=2) as r:
                     if json.loads(r.read())["status"] == "ok":

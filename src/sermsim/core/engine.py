@@ -9,7 +9,9 @@ Compiled programs are kept in JAX's persistent compilation cache, so that a seco
 instead of compiling again: compiling one regimen's engine takes seconds, loading it a fraction
 of that. The cache lives in ``$SERMSIM_JAX_CACHE`` (default ``~/.cache/sermsim/jax``); set
 ``SERMSIM_JAX_CACHE=off`` to compile afresh every time. JAX keys each entry by the program and
-the backend, so a stale entry is never used for a changed program.
+the backend, so a stale entry is never used for a changed program. The cache is bounded
+(:data:`_CACHE_MAX_BYTES`, least recently used entries go first; JAX locks it with filelock),
+since every new shape (a web user's new horizon, say) adds an entry.
 """
 
 import os
@@ -21,6 +23,9 @@ jax.config.update("jax_enable_x64", True)
 
 # Programs that compile faster than this are not worth a disk entry (JAX's own setting).
 _CACHE_MIN_COMPILE_SECONDS = 0.5
+# The cache's size bound: an entry is 0.1-0.3 MB and the whole test suite writes about 40 MB,
+# so 512 MB keeps every program a user runs often (an engineering setting, not science).
+_CACHE_MAX_BYTES = 512 * 1024 * 1024
 
 
 def _cache_dir() -> str | None:
@@ -39,5 +44,6 @@ _where = _cache_dir()
 if _where is not None:
     jax.config.update("jax_compilation_cache_dir", _where)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", _CACHE_MIN_COMPILE_SECONDS)
+    jax.config.update("jax_compilation_cache_max_size", _CACHE_MAX_BYTES)
 
 __all__ = ["jax"]

@@ -451,7 +451,7 @@ def continuous_figure(result: Mapping[str, Any]) -> Figure | None:
         ax.set_title(endpoint_label(result, key), fontsize=9)
         ax.set_xlabel(str(result["endpoints"][key].get("unit", "")), fontsize=7)
     fig.suptitle(
-        f"Spine BMD and hot flushes over {float(result.get('years', 0)):g} years (mean; "
+        f"Spine BMD change and hot flushes a day at {float(result.get('years', 0)):g} years (mean; "
         "whiskers: 95% interval; hatched: does not suit this person)",
         fontsize=10,
     )

@@ -225,8 +225,8 @@ def comparison_table(result: dict[str, Any]) -> str:
     lines += _ruled(rows)
     lines += [
         "",
-        f"Spine BMD: mean change (%); hot flushes: mean per day; net-benefit index per {per:,} "
-        f"over {years:g} years (95% interval)",
+        f"Spine BMD change (%) and hot flushes a day at {years:g} years; net-benefit index per "
+        f"{per:,} over {years:g} years (95% interval)",
         "",
     ]
     widths = [12, 15, 24, 18]
@@ -341,8 +341,10 @@ def _summary_html(result: Mapping[str, Any]) -> str:
             f"{_cell_ci(nb_text)}</tr>"
         )
     return (
-        f"<table><tr><th>Option</th>{heads}<th>Spine BMD change (%)</th>"
-        "<th>Hot flushes per day</th><th>Net-benefit index</th></tr>" + "".join(rows) + "</table>"
+        f"<table><tr><th>Option</th>{heads}<th>Spine BMD change (%) at the horizon</th>"
+        "<th>Hot flushes per day at the horizon</th><th>Net-benefit index</th></tr>"
+        + "".join(rows)
+        + "</table>"
     )
 
 

@@ -11,7 +11,7 @@ instantaneous concentrations, the rest with fixed Runge-Kutta steps of a few hou
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -580,10 +580,12 @@ def simulate_batch(
     *,
     engine: Engine | None = None,
     seeds: list[int] | None = None,
+    on_regimen: Callable[[int], None] | None = None,
 ) -> list[dict[str, NDArray[np.float64]]]:
     """Several people on several regimens, saved at ``save_days``: one vmapped engine run per
     regimen. Each regimen is ``(doses, stop_day)``: doses stop at ``stop_day`` (the follow-up
     goes on). The drug-free run-in is solved once per person and shared by every regimen.
+    ``on_regimen(i)`` is called before the i-th regimen runs (progress; it may raise to stop).
 
     Returns, per regimen, ``{output: array (people, len(save_days))}`` for observed names
     (biomarkers, or ``signal:<tissue>``).
@@ -601,7 +603,9 @@ def simulate_batch(
     day0 = day_zero(people, engine)
     save = np.asarray(save_days, dtype=np.float64)
     out: list[dict[str, NDArray[np.float64]]] = []
-    for regimen, stop_day in regimens:
+    for i, (regimen, stop_day) in enumerate(regimens):
+        if on_regimen is not None:
+            on_regimen(i)
         check_agents(regimen, engine.agents)
         args = batch_arguments(people, regimen, engine)
         person = args.pop("person")

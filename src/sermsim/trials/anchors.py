@@ -176,6 +176,15 @@ def anchor_physiology(
         outputs,
         engine=engine,
         seeds=list(range(len(anchors.people))),
+        on_regimen=(
+            (
+                lambda i: progress(
+                    f"physiology: regimen {i + 1} of {len(regimens)}", 0.1 + 0.7 * i / len(regimens)
+                )
+            )
+            if progress
+            else None
+        ),
     )
     treated = {k: r for k, r in zip(keys, results[1:], strict=True)}
     return AnchorPhysiology(len(anchors.people), results[0], treated, anchors.assignment)

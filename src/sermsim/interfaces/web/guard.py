@@ -8,20 +8,40 @@ received pass the limit. The body that passes is at most the limit, held once an
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sermsim import DISCLAIMER
 
+# The longest field name and message an error answer carries: a request may be 64 kB, and an
+# error must not echo it back (a long unknown key, a long list of agents); a field or message
+# longer than this is cut, with an ellipsis.
+MAX_FIELD_CHARS = 120
+MAX_MESSAGE_CHARS = 400
+
+log = logging.getLogger("sermsim.web")
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 def error_body(field: str | None, message: str) -> dict[str, Any]:
-    """Every error's JSON: ``{"error": {"field", "message"}, "disclaimer"}``.
+    """Every error's JSON: ``{"error": {"field", "message"}, "disclaimer"}``; the field and
+    the message are cut to :data:`MAX_FIELD_CHARS` and :data:`MAX_MESSAGE_CHARS`.
 
     >>> error_body("patient.age", "patient.age: 300 is invalid; ...")["error"]["field"]
     'patient.age'
+    >>> len(error_body("x" * 5000, "y" * 5000)["error"]["message"])
+    400
     """
-    return {"error": {"field": field, "message": message}, "disclaimer": DISCLAIMER}
+    shown = None if field is None else _cut(field, MAX_FIELD_CHARS)
+    return {
+        "error": {"field": shown, "message": _cut(message, MAX_MESSAGE_CHARS)},
+        "disclaimer": DISCLAIMER,
+    }
 
 
 class BodyLimit:
@@ -58,7 +78,7 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        await _contained(self.app, scope, _replay(b"".join(chunks), receive), send)
 
     async def _too_large(self, send: Send, declared: int | None) -> None:
         size = f"{declared:,} bytes" if declared is not None else "a streamed body"
@@ -70,6 +90,28 @@ class BodyLimit:
             f"body: {size} is too large; send at most {limit} (this server's limit; "
             "run bigger jobs with the sermsim command line)",
         )
+
+
+async def _contained(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run the app; an unexpected exception (a bug of ours) becomes a 500 naming nothing about
+    the request, logged by its type alone. It is not passed on: the server's own handler
+    would log its message and traceback, which may quote a person's values."""
+    started = False
+
+    async def watched(message: Message) -> None:
+        nonlocal started
+        if message["type"] == "http.response.start":
+            started = True
+        await send(message)
+
+    try:
+        await app(scope, receive, watched)
+    except Exception as exc:
+        log.error(
+            "unexpected %s (its message is not logged: it may quote a person)", type(exc).__name__
+        )
+        if not started:
+            await _send_error(send, 500, None, "an unexpected error in sermsim; please report it")
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -95,7 +137,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _send_error(send: Send, status: int, field: str, message: str) -> None:
+async def _send_error(send: Send, status: int, field: str | None, message: str) -> None:
     """An error response sent straight from the middleware; the connection is closed, as the
     unread rest of the body cannot be skipped cheaply."""
     payload = json.dumps(error_body(field, message)).encode()
