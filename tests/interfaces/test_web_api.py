@@ -400,3 +400,30 @@ def test_a_computation_that_reports_progress_stops_at_its_deadline():
     # stopped soon after 1 s, not after the 10 s its 1,000 steps would take.
     assert 0 < len(steps) < 500
     worker.shutdown()
+
+
+def test_an_unexpected_error_is_a_500_whose_message_reaches_no_log(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sermsim.interfaces.web import app as web_app
+
+    def broken(*_: Any) -> dict[str, Any]:
+        raise KeyError("patient age 55.0 breast risk 0.031")  # a bug quoting a person
+
+    monkeypatch.setattr(web_app, "_profile", broken)
+    with TestClient(create_app(), raise_server_exceptions=True) as c:  # nothing may escape
+        r = c.post("/api/profile", json={"regimen": "raloxifene:60"})
+        check_error(r, 500, None, "unexpected error", "please report")
+        assert "0.031" not in r.text
+        monkeypatch.undo()
+        answers_a_good_request(c)
+    assert "0.031" not in caplog.text and "KeyError" in caplog.text
+
+
+def test_errors_do_not_echo_a_huge_value(client: TestClient) -> None:
+    r = client.post("/api/compare", json={"patient": {**WOMAN, "x" * 60_000: 1}})
+    assert r.status_code == 422
+    assert len(r.content) < 2_000
+    r = client.post("/api/compare", json={"patient": WOMAN, "agents": ["aspirin" * 5_000]})
+    assert r.status_code == 422 and len(r.content) < 2_000
+    answers_a_good_request(client)
