@@ -191,7 +191,7 @@ def test_binomial_interval() -> None:
 
 def test_a_man_is_compared_without_womens_measures() -> None:
     man = patient_from_mapping({"sex": "male", "age": 60})
-    r = compare(man, years=1, options="tamoxifen,raloxifene").result
+    r = compare(man, options="tamoxifen,raloxifene").result
     assert "hot_flushes_per_day" not in option(r, "tamoxifen")["continuous"]
     assert not option(r, "raloxifene")["suitable"]  # postmenopausal women only
     assert option(r, "tamoxifen")["events"]["endometrial_cancer"]["per_1000"] == 0.0
@@ -272,7 +272,6 @@ def test_unopposed_estrogen_and_enclomiphene_are_flagged() -> None:
     woman = patient_from_mapping({"sex": "female", "age": 60, "uterus": True})
     r = compare(
         woman,
-        years=1,
         options="estradiol:1,enclomiphene,conjugated_estrogens:0.45+"
         "medroxyprogesterone_acetate:2.5",
     ).result
@@ -293,9 +292,9 @@ def test_an_explicit_nulliparous_birth_history_is_kept() -> None:
         "breast_biopsies": 0,
     }
     nulliparous = compare(
-        patient_from_mapping({**gail, "age_at_first_birth": None}), years=1, options="raloxifene"
+        patient_from_mapping({**gail, "age_at_first_birth": None}), options="raloxifene"
     ).result
-    unknown = compare(patient_from_mapping(gail), years=1, options="raloxifene").result
+    unknown = compare(patient_from_mapping(gail), options="raloxifene").result
     assert nulliparous["patient"]["age_at_first_birth"] is None
     assert "age_at_first_birth" not in unknown["patient"]
     # BCRAT: nulliparity with a first-degree relative carries its own relative risk.
