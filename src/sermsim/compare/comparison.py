@@ -44,7 +44,7 @@ from sermsim.physiology.simulate import Engine, default_engine
 from sermsim.receptor.exposure import TISSUES
 from sermsim.trials.population import inclusion_table
 from sermsim.trials.records import AnchorPhysiology
-from sermsim.trials.run import TrialOutcome, run_trial
+from sermsim.trials.run import ArmOutcome, TrialOutcome, run_trial
 from sermsim.trials.spec import MAX_DURATION_YEARS, parse_trial
 
 Progress = Callable[[str, float], None]
@@ -246,7 +246,7 @@ def compare(
         },
         "tissues": list(TISSUES),
         "options": result_options,
-        "sources": sources([r for r in regimens], agents),
+        "sources": sources(regimens, agents),
         "provenance": {
             "sermsim_version": __version__,
             "parameters_sha256": parameters_sha256(),
@@ -259,7 +259,7 @@ def compare(
     return Comparison(result, trial)
 
 
-def _continuous(arm: Any, none: Any, first: bool, level: float) -> dict[str, Any]:
+def _continuous(arm: ArmOutcome, none: ArmOutcome, first: bool, level: float) -> dict[str, Any]:
     out: dict[str, Any] = {}
     tail = 100.0 * (1.0 - level) / 2.0
     for key, (values, base) in arm.continuous.items():

@@ -307,7 +307,7 @@ def _img(images: Mapping[str, bytes], name: str, alt: str) -> str:
 
 
 def _cell_ci(text: str) -> str:
-    """``14 (7.0–22)`` as the number and a smaller interval."""
+    """``14 (7–22)`` as the number and a smaller interval."""
     value, _, interval = text.partition(" ")
     return f'<td class="n">{_e(value)} <span class="ci">{_e(interval)}</span></td>'
 
