@@ -1,0 +1,118 @@
+"""The free parameters (``data/calibration/free_parameters.yaml``): which values calibration
+may change, within which bounds, with which prior width, and what each block is fitted to.
+
+>>> blocks = load_blocks()
+>>> blocks["breast"].layer, blocks["breast"].parameters[0].name
+('outcomes', 'breast.growth_neutral_signal')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from sermsim.core.errors import DataError
+from sermsim.core.params import as_param, data_dir, load_yaml
+
+Layer = Literal["outcomes", "physiology"]
+LAYERS: tuple[Layer, ...] = ("outcomes", "physiology")
+
+
+@dataclass(frozen=True)
+class FreeParameter:
+    name: str  # dotted name in its layer's data file, e.g. "breast.regression_rate"
+    layer: Layer
+    block: str
+    lower: float
+    upper: float
+    prior_sd: float  # in the parameter's unit
+
+    def clip(self, value: float) -> float:
+        return min(max(value, self.lower), self.upper)
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    layer: Layer
+    targets: tuple[str, ...]
+    parameters: tuple[FreeParameter, ...]
+    source: str
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.parameters]
+
+
+def registry_path() -> Path:
+    return data_dir() / "calibration" / "free_parameters.yaml"
+
+
+def _block(name: str, raw: Mapping[str, Any], rule: float) -> Block:
+    layer = raw.get("layer")
+    if layer not in LAYERS:
+        raise DataError(f"free_parameters.yaml: block {name}: layer {layer!r} is not {LAYERS}")
+    params = []
+    for pname, spec in raw["parameters"].items():
+        lo, hi = float(spec["lower"]), float(spec["upper"])
+        if not lo < hi:
+            raise DataError(f"free_parameters.yaml: {pname}: lower {lo} is not below upper {hi}")
+        sd = float(spec.get("prior_sd", rule * (hi - lo)))
+        if sd <= 0:
+            raise DataError(f"free_parameters.yaml: {pname}: prior_sd {sd} must be positive")
+        params.append(FreeParameter(pname, layer, name, lo, hi, sd))
+    return Block(name, layer, tuple(raw["targets"]), tuple(params), str(raw["source"]))
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path) -> dict[str, Block]:
+    raw = load_yaml(path)
+    rule = as_param(raw["prior_rule"], "free_parameters.prior_rule").value
+    return {name: _block(name, b, rule) for name, b in raw["blocks"].items()}
+
+
+def load_blocks(path: Path | None = None) -> dict[str, Block]:
+    """Every block of the registry, in file order."""
+    return dict(_load(path or registry_path()))
+
+
+def free_parameters(layer: Layer | None = None, path: Path | None = None) -> list[FreeParameter]:
+    """Every free parameter (of one layer), in file order."""
+    return [
+        p
+        for b in load_blocks(path).values()
+        for p in b.parameters
+        if layer is None or p.layer == layer
+    ]
+
+
+def with_prior_sd(blocks: Mapping[str, Block], widths: Mapping[str, float]) -> dict[str, Block]:
+    """The blocks with some parameters' prior standard deviations replaced (by name)."""
+    unknown = set(widths) - {p.name for b in blocks.values() for p in b.parameters}
+    if unknown:
+        raise DataError(f"prior widths for parameters that are not free: {sorted(unknown)}")
+    out = {}
+    for name, b in blocks.items():
+        params = tuple(
+            replace(p, prior_sd=float(widths[p.name])) if p.name in widths else p
+            for p in b.parameters
+        )
+        out[name] = replace(b, parameters=params)
+    return out
+
+
+def shipped_values(layer: Layer | None = None) -> dict[str, float]:
+    """The values the data files ship for the free parameters (the current fit)."""
+    from sermsim.outcomes.parameters import default_outcome_parameters
+    from sermsim.physiology.simulate import default_engine
+
+    out: dict[str, float] = {}
+    for p in free_parameters(layer):
+        if p.layer == "outcomes":
+            out[p.name] = float(default_outcome_parameters()[p.name])
+        else:
+            out[p.name] = float(default_engine().physiology.values[p.name])
+    return out
