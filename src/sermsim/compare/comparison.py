@@ -39,6 +39,7 @@ from sermsim.compare.options import (
 from sermsim.compare.sources import sources
 from sermsim.core.errors import DataError, NumericalError, SpecError
 from sermsim.core.params import as_param, parameters_sha256
+from sermsim.outcomes.ensemble import Ensemble, default_ensemble
 from sermsim.physiology.patient import Patient
 from sermsim.physiology.simulate import Engine, default_engine
 from sermsim.receptor.exposure import TISSUES
@@ -151,12 +152,17 @@ def compare(
     agents: Mapping[str, Agent] | None = None,
     engine: Engine | None = None,
     progress: Progress | None = None,
+    parameter_uncertainty: bool = True,
+    ensemble: Ensemble | None = None,
 ) -> Comparison:
     """Every option against no treatment for one person over ``years``.
 
     ``options``: regimen short forms (or one comma-separated string; None: the defaults of
     ``data/compare.yaml``); ``weights``: endpoint -> weight in the net-benefit index,
     overriding the defaults. Unsuitable options are computed and flagged, never dropped.
+    With ``parameter_uncertainty`` the intervals also carry the spread of the parameter
+    ensemble (``ensemble``, default: the shipped one): each member reruns the hazards of one
+    copy of the person (the copies are identical, so one gives the expectation).
 
     >>> from sermsim.physiology.patient import Patient
     >>> c = compare(Patient(sex="female", age=60), years=1, options="raloxifene")
@@ -181,12 +187,16 @@ def compare(
     keys = _keys(regimens)
     spec = parse_trial(_spec(patient, regimens, keys, float(years), per), agents)
     cache: dict[str, Any] = {}
+    if parameter_uncertainty and ensemble is None:
+        ensemble = default_ensemble()
     trial = run_trial(
         spec,
         engine=engine,
         progress=progress,
         physiology_cache=cache,
         physiology_outputs=MECHANISM_OUTPUTS,
+        ensemble=ensemble if parameter_uncertainty else None,
+        ensemble_people=1,
     )
     mechanism = _mechanism(cache["physiology"], trial)
 
@@ -198,11 +208,27 @@ def compare(
         for e, value in pr.items():
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                 raise NumericalError(f"compare: the probability of {e} is {value!r}; please report")
+    spread = trial.spread
+    members = [
+        {e: spread.expected[arm.name][e] for e in events} if spread is not None else None
+        for arm in arms
+    ]
     result_options = []
     for i, (arm, regimen) in enumerate(zip(arms, [(), *regimens], strict=True)):
         first = i == 0
         mine, p0 = probs[i], probs[0]
-        ev = {e: event_entry(mine[e], None if first else p0[e], per, level) for e in events}
+        m_i, m_0 = members[i], members[0]
+        ev = {
+            e: event_entry(
+                mine[e],
+                None if first else p0[e],
+                per,
+                level,
+                None if m_i is None else m_i[e],
+                None if m_0 is None else m_0[e],
+            )
+            for e in events
+        }
         cont = _continuous(arm, arms[0], first, level)
         flags = [] if first else flags_for(regimen, person, agents)
         option = {
@@ -213,7 +239,7 @@ def compare(
             "flags": flags,
             "events": ev,
             "continuous": cont,
-            "net_benefit": None if first else net_benefit(mine, p0, w, per, level),
+            "net_benefit": None if first else net_benefit(mine, p0, w, per, level, m_i, m_0),
             **mechanism[i],
         }
         result_options.append(option)
@@ -226,13 +252,25 @@ def compare(
         f"groups of {per:,}. For spine BMD, the spread of a measured change (DXA precision); "
         "hot flushes have no person-to-person spread in the model, so their interval is the "
         "value itself. "
-        "Parameter uncertainty is not included yet: the intervals are sampling only."
+        + (
+            f"Event counts, differences and the index also carry parameter uncertainty: the "
+            f"spread over {len(spread.ensemble)} members of the calibrated parameter ensemble "
+            f"({spread.ensemble.method}; outcome-layer hazard links; the physiology is not "
+            "varied)."
+            if spread is not None
+            else "Parameter uncertainty is not included: the intervals are sampling only."
+        )
     )
     result = {
         "patient": patient_keys(patient),
         "years": float(years),
         "per": per,
-        "interval": {"level": level, "sources": ["sampling"], "note": interval_note},
+        "interval": {
+            "level": level,
+            "sources": ["sampling", "parameters"] if spread is not None else ["sampling"],
+            "note": interval_note,
+            **({"ensemble": spread.ensemble.describe()} if spread is not None else {}),
+        },
         "weights": w,
         "weights_source": " ".join(str(raw["weights_source"]).split()),
         "endpoints": {

@@ -36,6 +36,7 @@ from sermsim import DISCLAIMER, __version__
 from sermsim.agents.regimen import Regimen, regimen_label
 from sermsim.core.errors import NumericalError, SpecError
 from sermsim.core.params import parameters_sha256
+from sermsim.outcomes.ensemble import Ensemble
 from sermsim.outcomes.parameters import OutcomeParameters, default_outcome_parameters
 from sermsim.physiology.simulate import Engine, default_engine
 from sermsim.trials.anchors import anchor_physiology
@@ -53,9 +54,15 @@ from sermsim.trials.records import (
     outcome_grid,
 )
 from sermsim.trials.spec import TrialSpec
+from sermsim.trials.uncertainty import (
+    ENSEMBLE_PEOPLE,
+    Z95,
+    ParameterSpread,
+    add_parameter_uncertainty,
+    parameter_spread,
+)
 
 FloatArray = NDArray[np.float64]
-Z95 = 1.959963984540054  # the standard normal's 97.5th percentile
 Progress = Callable[[str, float], None]
 
 
@@ -118,6 +125,7 @@ class TrialOutcome:
     grid: FloatArray  # years
     arms: dict[str, ArmOutcome]
     result: dict[str, Any] = field(default_factory=dict)
+    spread: ParameterSpread | None = None  # the ensemble's members' expectations, when run
 
 
 def draw_populations(
@@ -157,6 +165,8 @@ def run_trial(
     keep_hazards: bool = False,
     chunk_people: int = CHUNK_PEOPLE,
     physiology_outputs: tuple[str, ...] = (),
+    ensemble: Ensemble | None = None,
+    ensemble_people: int = ENSEMBLE_PEOPLE,
 ) -> TrialOutcome:
     """Run every arm of a trial; the result's ``result`` is TRIAL_SPEC.md's JSON object.
 
@@ -165,7 +175,9 @@ def run_trial(
     (people x months, for :meth:`ArmOutcome.curve` on subgroups); ``chunk_people`` is how many
     people's hazards are held at once (the numbers do not depend on it);
     ``physiology_outputs`` are more outputs for the anchors' physiology (read them from
-    ``physiology_cache["physiology"]``)."""
+    ``physiology_cache["physiology"]``); ``ensemble`` reruns the hazards of the first
+    ``ensemble_people`` people of each arm per member and adds parameter uncertainty to the
+    intervals (:mod:`sermsim.trials.uncertainty`)."""
     started = time.perf_counter()
     engine = engine or default_engine()
     params = params or default_outcome_parameters()
@@ -198,9 +210,17 @@ def run_trial(
             chunk=chunk_people,
             keep_hazards=keep_hazards,
         )
+    spread = None
+    if ensemble is not None:
+        spread = parameter_spread(
+            spec, pops, physiology, values, grid, records, ensemble, ensemble_people, progress
+        )
     outcome = trial_outcome(
         spec, pops, records, physiology.n_anchors, params, time.perf_counter() - started
     )
+    if spread is not None:
+        outcome.spread = spread
+        add_parameter_uncertainty(outcome.result, spec, spread)
     if progress:
         progress("done", 1.0)
     return outcome

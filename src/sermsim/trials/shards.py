@@ -54,6 +54,7 @@ from sermsim.trials.records import (
 from sermsim.trials.spec import TrialSpec, parse_trial
 
 if TYPE_CHECKING:
+    from sermsim.outcomes.ensemble import Ensemble
     from sermsim.physiology.simulate import Engine
     from sermsim.trials.run import TrialOutcome
 
@@ -331,17 +332,20 @@ def run_sharded(
     notice: Notice | None = None,
     runner: ShardRunner = run_here,
     chunk_people: int = CHUNK_PEOPLE,
+    ensemble: Ensemble | None = None,
 ) -> TrialOutcome:
     """Run a trial in ``shards`` slices of every arm, keeping each slice's records in
     ``out/shards`` (resuming from what is there), and join them into the
     :class:`~sermsim.trials.run.TrialOutcome` an unsharded run gives. ``runner`` runs the
     shards (:func:`run_here`, or on Dask: :func:`sermsim.trials.cluster.dask_runner`);
-    ``notice`` hears about reused and recomputed files."""
+    ``notice`` hears about reused and recomputed files; ``ensemble`` adds parameter
+    uncertainty as in :func:`~sermsim.trials.run.run_trial` (here, after the shards join)."""
     # The physiology engine and the unsharded run's pieces are imported here, not at the top:
     # a worker that unpickles compute_shard then needs no JAX.
     from sermsim.physiology.simulate import default_engine
     from sermsim.trials.anchors import anchor_physiology
     from sermsim.trials.run import draw_populations, trial_outcome
+    from sermsim.trials.uncertainty import add_parameter_uncertainty, parameter_spread
 
     check_shards(shards, spec)
     started = time.perf_counter()
@@ -408,9 +412,18 @@ def run_sharded(
                 raise ShardError(f"{folder / task.file_name}: not these people; delete it, rerun")
             parts.append(part)
         records[arm.name] = join_records(parts)
+    spread = None
+    if ensemble is not None:
+        grid = outcome_grid(spec.duration_years)
+        spread = parameter_spread(
+            spec, pops, physiology, values, grid, records, ensemble, progress=progress
+        )
     outcome = trial_outcome(
         spec, pops, records, physiology.n_anchors, params, time.perf_counter() - started
     )
+    if spread is not None:
+        outcome.spread = spread
+        add_parameter_uncertainty(outcome.result, spec, spread)
     if progress:
         progress("done", 1.0)
     return outcome
