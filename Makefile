@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test calibrate validate bench lint clean
+.PHONY: run test calibrate validate bench sensitivity lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,15 @@ bench: $(STAMP)
 	$(BIN)/sermsim bench
 	$(BIN)/python benchmarks/engine_scale.py --out docs
 	$(BIN)/python benchmarks/trial_speed.py
+
+## Global sensitivity for the README (docs/figures): 5-year spine BMD change on raloxifene
+## 60 mg and the invasive-breast-cancer relative risk on tamoxifen 20 mg (a few minutes each).
+sensitivity: $(STAMP)
+	$(BIN)/sermsim sensitivity --patient examples/postmenopausal_55.yaml --regimen raloxifene:60 --outcome bmd_lumbar_spine_pct --years 5 --trajectories 20 --out out/sensitivity/raloxifene_spine_bmd
+	$(BIN)/sermsim sensitivity --patient examples/woman_55_uterus_risk3.yaml --regimen tamoxifen:20 --outcome invasive_breast_cancer --years 5 --trajectories 20 --out out/sensitivity/tamoxifen_breast_rr
+	mkdir -p docs/figures
+	cp out/sensitivity/raloxifene_spine_bmd/tornado.png docs/figures/sensitivity_raloxifene_spine_bmd.png
+	cp out/sensitivity/tamoxifen_breast_rr/tornado.png docs/figures/sensitivity_tamoxifen_breast_rr.png
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts benchmarks conftest.py

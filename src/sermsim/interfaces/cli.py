@@ -400,6 +400,90 @@ def _weights(items: list[str]) -> dict[str, float]:
 
 
 @app.command()
+def sensitivity(
+    patient: Annotated[Path, typer.Option("--patient", help="Patient YAML/JSON (TRIAL_SPEC.md).")],
+    regimen: Annotated[
+        str, typer.Option("--regimen", help="AGENT[:DOSE[@INTERVAL_H]] joined by '+', or none.")
+    ],
+    outcome: Annotated[
+        str,
+        typer.Option(
+            "--outcome",
+            help="An endpoint of TRIAL_SPEC.md: continuous (e.g. bmd_lumbar_spine_pct, at the "
+            "horizon) or an event (e.g. invasive_breast_cancer: relative risk vs none).",
+        ),
+    ],
+    years: Annotated[float, typer.Option("--years", help="Horizon in years.")] = 5.0,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method", help="morris (r (k+1) runs) or sobol (N (k+2) runs, N a power of 2)."
+        ),
+    ] = "morris",
+    # 10 Morris trajectories: the usual minimum for a stable ranking; about 2-6 minutes here
+    trajectories: Annotated[
+        int, typer.Option("--trajectories", help="Morris trajectories r, or Sobol base samples N.")
+    ] = 10,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the sample.")] = 0,
+    width: Annotated[
+        float,
+        typer.Option("--width", help="Sample each parameter over shipped ± WIDTH prior sd."),
+    ] = 2.0,  # about 95 % of a normal prior's mass (calibration/sensitivity.py PRIOR_WIDTH_SD)
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON on stdout.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write result.json, table.txt and tornado.png here."),
+    ] = None,
+) -> None:
+    """Global sensitivity (SALib) of one outcome for one person on one regimen to every free
+    parameter of data/calibration/free_parameters.yaml: Morris mu*/sigma (or Sobol indices)
+    and one-at-a-time swings, as a ranked table and a tornado plot."""
+    import json
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sermsim.agents import load_agents, parse_regimen
+    from sermsim.calibration.sensitivity import sensitivity as run_sensitivity
+    from sermsim.interfaces import sensitivity_render as sr
+    from sermsim.physiology.patient import load_patient
+
+    person = load_patient(patient)
+    doses = parse_regimen(regimen, load_agents())
+    _check_folder(out)
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} runs"),
+        TimeElapsedColumn(),
+    )
+    with Progress(
+        *columns, transient=True, console=console, disable=not console.is_terminal
+    ) as bar:
+        task = bar.add_task(f"sensitivity of {outcome}", total=None)
+        result = run_sensitivity(
+            person,
+            doses,
+            outcome,
+            years=years,
+            method=method,  # type: ignore[arg-type]  # checked by sensitivity
+            trajectories=trajectories,
+            seed=seed,
+            width_sd=width,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if json_:
+        typer.echo(json.dumps(result, indent=2, allow_nan=False))
+    else:
+        typer.echo(sr.sensitivity_table(result))
+    if out is not None:
+        _write_files(out, lambda: sr.write_sensitivity_outputs(result, out))
+
+
+@app.command()
 def serve(
     host: Annotated[
         str,
