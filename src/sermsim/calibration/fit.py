@@ -66,7 +66,7 @@ class BlockFit:
         }
 
     @classmethod
-    def from_json(cls, raw: Mapping[str, Any], problem: BlockProblem) -> BlockFit:
+    def from_json(cls, raw: Mapping[str, Any]) -> BlockFit:
         fits = [
             TargetFit(
                 t["id"],
@@ -238,7 +238,7 @@ def calibrate(
         if saved is not None and saved.exists():
             raw = json.loads(saved.read_text(encoding="utf-8"))
             if raw.get("key") == key:
-                fit = BlockFit.from_json(raw, problem)
+                fit = BlockFit.from_json(raw)
         if fit is None:
             done = i / len(blocks)
 

@@ -70,7 +70,8 @@ def perturbed_start(
     blocks: Mapping[str, Block], shipped: Mapping[str, float], fraction: float, seed: int
 ) -> dict[str, float]:
     """Each free parameter moved by ``fraction`` of its value up or down (a sign drawn with
-    ``seed``); a parameter at 0 moves by ``fraction`` of its prior sd; then clipped to bounds."""
+    ``seed``; the other way where that would leave the bounds); a parameter at 0 moves by
+    ``fraction`` of its prior sd."""
     start = dict(shipped)
     if fraction == 0:
         return start
@@ -80,6 +81,8 @@ def perturbed_start(
             sign = float(rng.choice([-1.0, 1.0]))
             v = shipped[p.name]
             step = fraction * abs(v) if v != 0 else fraction * p.prior_sd
+            if not p.lower <= v + sign * step <= p.upper:
+                sign = -sign
             start[p.name] = p.clip(v + sign * step)
     return start
 

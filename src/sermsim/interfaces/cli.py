@@ -16,6 +16,7 @@ from sermsim import DISCLAIMER, __version__
 from sermsim.core.errors import NumericalError, SermsimError, SpecError
 
 if TYPE_CHECKING:  # imported where used: the CLI starts fast
+    from sermsim.outcomes.ensemble import Ensemble
     from sermsim.trials.run import TrialOutcome
     from sermsim.trials.spec import TrialSpec
 
@@ -268,9 +269,21 @@ def trial_run(
             "--scheduler", help="Run the shards on this Dask scheduler (tcp://HOST:PORT)."
         ),
     ] = None,
+    parameter_uncertainty: Annotated[
+        bool,
+        typer.Option(
+            "--parameter-uncertainty/--sampling-only",
+            help="Add the shipped parameter ensemble's uncertainty to the intervals.",
+        ),
+    ] = True,
+    members: Annotated[
+        int | None,
+        typer.Option("--members", help="Use the first N ensemble members (default: all)."),
+    ] = None,
 ) -> None:
-    """Run a virtual trial: events per arm, relative risks with 95% CIs, continuous
-    endpoints, and the model's expectations without sampling noise."""
+    """Run a virtual trial: events per arm, relative risks with 95% CIs (sampling, and
+    sampling with parameter uncertainty), continuous endpoints, and the model's expectations
+    without sampling noise."""
     import json
 
     from sermsim.agents import load_agents
@@ -278,10 +291,11 @@ def trial_run(
     from sermsim.trials.spec import load_trial
 
     _check_shard_options(shards, out, dask_local, scheduler)
+    ensemble = _ensemble(parameter_uncertainty, members)
     trial = load_trial(spec, load_agents())
     _check_folder(out)
     with _Reporter(trial.name) as report:
-        outcome = _run_trial(trial, out, shards, dask_local, scheduler, report)
+        outcome = _run_trial(trial, out, shards, dask_local, scheduler, report, ensemble)
     if json_:
         typer.echo(json.dumps(outcome.result, indent=2, allow_nan=False))
     else:
@@ -309,6 +323,18 @@ def _check_shard_options(
         raise SpecError(option, value, "Dask runs shards: add --shards N and --out DIR")
 
 
+def _ensemble(on: bool, members: int | None) -> Ensemble | None:
+    """The shipped parameter ensemble (its first ``members``), or None for sampling only."""
+    from sermsim.outcomes.ensemble import default_ensemble
+
+    if members is not None and members < 2:
+        raise SpecError("members", members, "give at least 2 ensemble members")
+    if not on:
+        return None
+    ensemble = default_ensemble()
+    return ensemble.take(members) if members is not None else ensemble
+
+
 def _run_trial(
     trial: TrialSpec,
     out: Path | None,
@@ -316,21 +342,32 @@ def _run_trial(
     dask_local: int | None,
     scheduler: str | None,
     report: _Reporter,
+    ensemble: Ensemble | None = None,
 ) -> TrialOutcome:
     """One run of trial run: in one go, or in shards (here or on Dask)."""
     from sermsim.trials.run import run_trial
     from sermsim.trials.shards import check_shards, run_sharded
 
     if shards is None or out is None:
-        return run_trial(trial, progress=report)
+        return run_trial(trial, progress=report, ensemble=ensemble)
     check_shards(shards, trial)
     if dask_local is None and scheduler is None:
-        return run_sharded(trial, out, shards, progress=report, notice=report.note)
+        return run_sharded(
+            trial, out, shards, progress=report, notice=report.note, ensemble=ensemble
+        )
     from sermsim.trials.cluster import dask_shards
 
     report("starting Dask" if scheduler is None else f"connecting to {scheduler}", 0.0)
     with dask_shards(local_workers=dask_local, scheduler=scheduler) as runner:
-        return run_sharded(trial, out, shards, progress=report, notice=report.note, runner=runner)
+        return run_sharded(
+            trial,
+            out,
+            shards,
+            progress=report,
+            notice=report.note,
+            runner=runner,
+            ensemble=ensemble,
+        )
 
 
 @app.command()
@@ -607,6 +644,80 @@ def bench(
         _write_files(out, write)
 
 
+@app.command()
+def calibrate(
+    targets: Annotated[
+        Path | None,
+        typer.Option(
+            "--targets",
+            help="A registry of blocks and targets in the layout of "
+            "data/calibration/free_parameters.yaml (default: that file).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for fit.json, parameters.yaml, ensemble.yaml."),
+    ] = None,
+    blocks: Annotated[
+        list[str] | None, typer.Option("--block", help="Fit only this block (repeatable).")
+    ] = None,
+    perturb: Annotated[
+        float,
+        typer.Option("--perturb", help="Start from the shipped values moved by +-F (0 <= F < 1)."),
+    ] = 0.0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the perturbation and starts.")] = 0,
+    starts: Annotated[int, typer.Option("--starts", help="Optimizer starts per block (>= 1).")] = 1,
+    people_per_arm: Annotated[
+        int | None,
+        typer.Option("--people-per-arm", help="Cap the calibration trials' arms (a quick run)."),
+    ] = None,
+    ensemble: Annotated[
+        int, typer.Option("--ensemble", help="Also draw this many ensemble members (>= 0).")
+    ] = 0,
+    no_fit: Annotated[
+        bool,
+        typer.Option("--no-fit", help="Do not fit: evaluate (and build the ensemble) at start."),
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Fit the free parameters to the calibration targets (pyPESTO, least squares on the
+    targets' z-scores, expected hazards), block by block; report the fit per target, write the
+    fitted parameters (each saying what it was fitted to) and optionally the Laplace ensemble.
+    Resumable: a block finished in --out is not fitted again."""
+    import json
+
+    from sermsim.calibration.run import Settings, run_calibration
+    from sermsim.interfaces.calibration_render import calibration_table
+
+    if not (0.0 <= perturb < 1.0):
+        raise SpecError("perturb", perturb, "give a fraction in [0, 1), e.g. 0.3")
+    if starts < 1:
+        raise SpecError("starts", starts, "give a whole number of starts, at least 1")
+    if people_per_arm is not None and people_per_arm < 10:
+        raise SpecError("people-per-arm", people_per_arm, "give at least 10 people per arm")
+    if ensemble < 0:
+        raise SpecError("ensemble", ensemble, "give a number of members, 0 or more")
+    if targets is not None and not targets.is_file():
+        raise SpecError("targets", str(targets), "give an existing registry YAML file")
+    _check_folder(out)
+    settings = Settings(
+        registry=targets,
+        blocks=tuple(blocks) if blocks else None,
+        people_per_arm=people_per_arm,
+        starts=starts,
+        seed=seed,
+        perturb=perturb,
+        fit=not no_fit,
+        members=ensemble,
+    )
+    with _Reporter("calibrate") as report:
+        result = run_calibration(settings, out=out, progress=report)
+    text = json.dumps(result, indent=2, allow_nan=False)
+    typer.echo(text if json_ else calibration_table(result))
+    if out is not None:
+        typer.echo(f"wrote {out}/fit.json and {out}/parameters.yaml", err=True)
+
+
 def _folder(label: str) -> str:
     """A folder name for a regimen label: raloxifene:60 -> raloxifene_60."""
     for old, new in ((":", "_"), ("+", "__"), ("@", "_every_"), ("[", "_"), ("]", ""), ("/", "of")):
@@ -665,6 +776,42 @@ def export_sbml(
         f"wrote {file}: {counts['parameters']} parameters, {counts['rate_rules']} rate rules, "
         f"{counts['assignment_rules']} assignment rules, {counts['events']} event "
         "(libSBML consistency checks passed)"
+    )
+    typer.echo(DISCLAIMER)
+
+
+@export_app.command("petab")
+def export_petab(
+    folder: Annotated[Path, typer.Argument(help="The folder to write the PEtab problem to.")],
+    blocks: Annotated[
+        str | None,
+        typer.Option(
+            "--blocks",
+            help="Physiology blocks of data/calibration/free_parameters.yaml, joined by ','"
+            " (default: all).",
+        ),
+    ] = None,
+) -> None:
+    """The physiology calibration problem as PEtab v1: one person's SBML model on her
+    regimens (conditions), her targets (measurements, noise from their intervals), the free
+    parameters (bounds, priors); README.md in the folder says what is left out and why."""
+    from sermsim.calibration.petab import export_petab as export
+
+    if folder.exists() and not folder.is_dir():
+        raise SpecError("folder", str(folder), "give a folder (this is an existing file)")
+    if not folder.parent.is_dir():
+        raise SpecError("folder", str(folder), "choose a folder in a folder that exists")
+    names = None if blocks is None else [b.strip() for b in blocks.split(",") if b.strip()]
+    try:
+        result = export(folder, names)
+    except OSError as exc:
+        raise SpecError(
+            "folder", str(folder), f"choose a folder you can write ({exc.strerror})"
+        ) from None
+    typer.echo(
+        f"wrote {folder}: {len(result.measured)} measurements in {len(result.conditions)} "
+        f"conditions, {len(result.estimated)} estimated parameters, for one {result.person}; "
+        f"{len(result.left_out_targets)} targets left out (see {folder / 'README.md'})"
     )
     typer.echo(DISCLAIMER)
 
