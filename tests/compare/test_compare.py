@@ -113,8 +113,9 @@ def test_every_option_has_every_endpoint_with_an_interval(with_uterus: dict[str,
         assert set(o["continuous"]) == {"bmd_lumbar_spine_pct", "hot_flushes_per_day"}
         assert set(o["signals"]) == set(r["tissues"]) == set(o["occupancy"])
         assert o["explanation"]
-    assert r["interval"]["sources"] == ["sampling"]
-    assert "Parameter uncertainty is not included" in r["interval"]["note"]
+    assert r["interval"]["sources"] == ["sampling", "parameters"]
+    assert r["interval"]["ensemble"]["members"] >= 100
+    assert "also carry parameter uncertainty" in r["interval"]["note"]
     assert r["disclaimer"] == DISCLAIMER
     json.dumps(r, allow_nan=False)  # no NaN or infinity anywhere
 

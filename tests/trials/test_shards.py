@@ -264,13 +264,30 @@ def test_the_cli_runs_shards(capsys, whole, tmp_path):
     spec_path = tmp_path / "spec.yaml"
     spec_path.write_text(yaml.safe_dump(SPEC, sort_keys=False), encoding="utf-8")
     argv = ("trial", "run", str(spec_path), "--json", "--shards", "2", "--out", str(tmp_path))
-    code, out, err = run_cli(capsys, *argv)
+    code, out, err = run_cli(capsys, *argv, "--sampling-only")
     assert code == 0, err
     assert as_text(json.loads(out)) == as_text(whole.result)
     assert json.loads((tmp_path / "result.json").read_text()) == json.loads(out)
     assert "shards: 4/4 done" in err
-    code, again, err = run_cli(capsys, *argv)
+    code, again, err = run_cli(capsys, *argv, "--sampling-only")
     assert code == 0 and again == out and "reusing 4 of 4 shards" in err
+
+
+def test_parameter_uncertainty_is_the_same_sharded_or_not(capsys, spec, tmp_path):
+    """The ensemble's intervals do not depend on the sharding (the CLI adds them by default)."""
+    from sermsim.outcomes.ensemble import default_ensemble
+
+    members = 12
+    unsharded = run_trial(spec, ensemble=default_ensemble().take(members))
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump(SPEC, sort_keys=False), encoding="utf-8")
+    argv = ("trial", "run", str(spec_path), "--json", "--shards", "2", "--out", str(tmp_path))
+    code, out, err = run_cli(capsys, *argv, "--members", str(members))
+    assert code == 0, err
+    result = json.loads(out)
+    assert as_text(result) == as_text(unsharded.result)
+    assert result["uncertainty"]["sources"] == ["sampling", "parameters"]
+    assert result["uncertainty"]["ensemble"]["members"] == members
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,42 @@ def posterior_covariance(jac: FloatArray, prior_sd: FloatArray) -> FloatArray:
     return np.asarray(np.linalg.inv(precision), dtype=float)
 
 
+def laplace_posterior(
+    fits: Sequence[BlockFit], blocks: Mapping[str, Block]
+) -> dict[str, dict[str, Any]]:
+    """Every fitted parameter's Laplace posterior: its fit, posterior sd and prior sd."""
+    out: dict[str, dict[str, Any]] = {}
+    for fit in fits:
+        block = blocks[fit.block]
+        sd = np.array([p.prior_sd for p in block.parameters])
+        cov = posterior_covariance(np.asarray(fit.jacobian, dtype=float), sd)
+        for j, p in enumerate(block.parameters):
+            out[p.name] = {
+                "block": block.name,
+                "layer": block.layer,
+                "fit": float(f"{fit.values[p.name]:.6g}"),
+                "sd": float(f"{np.sqrt(cov[j, j]):.4g}"),
+                "prior_sd": float(f"{p.prior_sd:.4g}"),
+            }
+    return out
+
+
+def posterior_document(
+    fits: Sequence[BlockFit], blocks: Mapping[str, Block], note: str = ""
+) -> dict[str, Any]:
+    """``data/calibration/posterior.yaml``'s layout: every block's Laplace posterior sd."""
+    return {
+        "source": (
+            "sermsim calibrate: Laplace approximation of the posterior at the fit, per block "
+            "(see sermsim.calibration.ensemble)"
+        ),
+        "verified": False,
+        "note": note,
+        "built": {"date": dt.date.today().isoformat(), "data_sha256": parameters_sha256()},
+        "parameters": laplace_posterior(fits, blocks),
+    }
+
+
 def _draw(
     mean: FloatArray,
     cov: FloatArray,

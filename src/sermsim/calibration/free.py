@@ -116,3 +116,19 @@ def shipped_values(layer: Layer | None = None) -> dict[str, float]:
         else:
             out[p.name] = float(default_engine().physiology.values[p.name])
     return out
+
+
+def posterior_path() -> Path:
+    return data_dir() / "calibration" / "posterior.yaml"
+
+
+@lru_cache(maxsize=4)
+def _posterior(path: Path) -> dict[str, float]:
+    raw = load_yaml(path)
+    return {name: float(p["sd"]) for name, p in raw["parameters"].items()}
+
+
+def posterior_sd(path: Path | None = None) -> dict[str, float]:
+    """Each free parameter's posterior standard deviation (Laplace, at the shipped fit;
+    ``data/calibration/posterior.yaml``, written by ``sermsim calibrate --no-fit``)."""
+    return dict(_posterior(path or posterior_path()))

@@ -14,14 +14,14 @@ import numpy as np
 import yaml
 
 from sermsim import DISCLAIMER, __version__
-from sermsim.calibration.ensemble import laplace_ensemble
+from sermsim.calibration.ensemble import laplace_ensemble, posterior_document
 from sermsim.calibration.fit import BlockFit, atomic_write, calibrate, jacobian
 from sermsim.calibration.free import Block, load_blocks, shipped_values
 from sermsim.calibration.objective import BlockProblem, TargetFit, objective
+from sermsim.calibration.write import calibrated_to, write_values
 from sermsim.core.errors import SpecError
 from sermsim.outcomes.parameters import raw_outcomes
 from sermsim.physiology.parameters import raw_physiology
-from sermsim.trials import validate
 
 Progress = Callable[[str, float], None]
 
@@ -40,6 +40,7 @@ class Settings:
     perturb: float = 0.0
     fit: bool = True
     members: int = 0
+    write: bool = False  # put the fitted values into the shipped data files
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +54,7 @@ class Settings:
             "perturb": self.perturb,
             "fit": self.fit,
             "ensemble_members": self.members,
+            "write": self.write,
         }
 
 
@@ -131,7 +133,6 @@ def _node(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 def parameter_file(fits: Sequence[BlockFit], blocks: Mapping[str, Block]) -> dict[str, Any]:
     """The fitted values as sourced parameters, each saying what it was fitted to."""
-    manifest = {t.id: t for t in validate.load_targets()}
     out: dict[str, Any] = {
         "source": f"sermsim {__version__} calibrate, {dt.date.today().isoformat()}",
         "verified": False,
@@ -141,11 +142,7 @@ def parameter_file(fits: Sequence[BlockFit], blocks: Mapping[str, Block]) -> dic
     for fit in fits:
         block = blocks[fit.block]
         raw = raw_outcomes() if block.layer == "outcomes" else raw_physiology()
-        if block.layer == "outcomes":
-            what = "; ".join(f"{manifest[i].trial} {manifest[i].endpoint}" for i in block.targets)
-            fitted_to = f"trials.yaml via data/validation/targets.yaml: {what}"
-        else:
-            fitted_to = f"data/physiology_targets.yaml: {', '.join(block.targets)}"
+        fitted_to = calibrated_to(block)
         for name, value in fit.values.items():
             node = out[block.layer]
             *parents, leaf = name.split(".")
@@ -160,6 +157,20 @@ def parameter_file(fits: Sequence[BlockFit], blocks: Mapping[str, Block]) -> dic
                 "note": f"block {block.name}; objective {fit.objective:.4g} (0.5 sum z^2)",
             }
     return out
+
+
+def _how(settings: Settings) -> str:
+    """How a file was built, in words (for the files that get shipped)."""
+    where = "at the start values (--no-fit)" if not settings.fit else "at the fit"
+    people = (
+        f"arms capped at {settings.people_per_arm} people"
+        if settings.people_per_arm
+        else "the full calibration trials"
+    )
+    return (
+        f"Built {where} by sermsim {__version__} calibrate (settings: "
+        f"{json.dumps(settings.as_json(), sort_keys=True)}; {people})."
+    )
 
 
 def run_calibration(
@@ -229,25 +240,37 @@ def run_calibration(
     }
     doc = None
     if settings.members > 0:
-        doc = laplace_ensemble(fits, blocks, members=settings.members, seed=settings.seed)
+        doc = laplace_ensemble(
+            fits, blocks, members=settings.members, seed=settings.seed, note=_how(settings)
+        )
         result["ensemble"] = {
             "method": doc["method"],
             "members": settings.members,
             "posterior": doc["posterior"],
         }
+    if settings.write and settings.fit:
+        values = {k: v for f in fits for k, v in f.values.items()}
+        result["written"] = [str(p) for p in write_values(values, list(blocks.values()))]
     if out is not None:
-        write_outputs(out, result, parameter_file(fits, blocks), doc)
+        posterior = posterior_document(fits, blocks, note=_how(settings))
+        write_outputs(out, result, parameter_file(fits, blocks), doc, posterior)
     return result
 
 
 def write_outputs(
-    out: Path, result: Mapping[str, Any], params: Mapping[str, Any], ensemble: Any
+    out: Path,
+    result: Mapping[str, Any],
+    params: Mapping[str, Any],
+    ensemble: Any,
+    posterior: Mapping[str, Any],
 ) -> list[Path]:
+    """fit.json, parameters.yaml, posterior.yaml and (when drawn) ensemble.yaml."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "fit.json", out / "parameters.yaml"]
+    paths = [out / "fit.json", out / "parameters.yaml", out / "posterior.yaml"]
     atomic_write(paths[0], json.dumps(result, indent=2, allow_nan=False) + "\n")
     header = f"# {DISCLAIMER}\n"
     atomic_write(paths[1], header + yaml.safe_dump(dict(params), sort_keys=False, width=4096))
+    atomic_write(paths[2], header + yaml.safe_dump(dict(posterior), sort_keys=False, width=4096))
     if ensemble is not None:
         paths.append(out / "ensemble.yaml")
         atomic_write(paths[-1], header + yaml.safe_dump(ensemble, sort_keys=False, width=4096))

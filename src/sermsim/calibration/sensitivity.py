@@ -45,7 +45,12 @@ from numpy.typing import NDArray
 
 from sermsim import DISCLAIMER, __version__
 from sermsim.agents.regimen import Regimen, parse_regimen, regimen_label
-from sermsim.calibration.free import FreeParameter, free_parameters, shipped_values
+from sermsim.calibration.free import (
+    FreeParameter,
+    free_parameters,
+    posterior_sd,
+    shipped_values,
+)
 from sermsim.compare.comparison import patient_keys
 from sermsim.core.errors import DataError, NumericalError, SpecError
 from sermsim.core.params import parameters_sha256
@@ -67,17 +72,27 @@ METHODS: tuple[Method, ...] = ("morris", "sobol")
 Progress = Callable[[int, int], None]  # (runs done, runs in all)
 FloatArray = NDArray[np.float64]
 
-PRIOR_WIDTH_SD = 2.0  # default sampled range: shipped ± this many prior sd (about 95 % of a
-# normal prior's mass; a numerical setting of the analysis, --width on the command line)
+WIDTH_SD = 2.0  # default sampled range: shipped ± this many sd (about 95 % of a normal's
+# mass; a numerical setting of the analysis, --width on the command line)
+Basis = Literal["posterior", "prior"]
+BASES: tuple[Basis, ...] = ("posterior", "prior")
 MORRIS_LEVELS = 4  # grid levels per parameter: SALib's default (a numerical setting)
 CONFIDENCE = 0.95  # the level of the bootstrap intervals of the indices
 BOOTSTRAP = 1000  # bootstrap resamples for those intervals (SALib's default)
 CACHE_SIMULATIONS = 64  # physiology runs kept for reuse (Morris reuses the previous one only)
-SAMPLING_RULE = (
-    "each free parameter uniform over its shipped value ± {width:g} prior standard deviations "
-    "(prior_sd of data/calibration/free_parameters.yaml), clipped to its bounds; the bounds "
-    "themselves are calibration search limits, often far wider than the data allow"
-)
+SAMPLING_RULES = {
+    "posterior": (
+        "each free parameter uniform over its shipped value ± {width:g} posterior standard "
+        "deviations (the Laplace posterior at the shipped fit, data/calibration/posterior.yaml: "
+        "what the calibration targets allow), clipped to its bounds"
+    ),
+    "prior": (
+        "each free parameter uniform over its shipped value ± {width:g} prior standard "
+        "deviations (prior_sd of data/calibration/free_parameters.yaml), clipped to its bounds; "
+        "the bounds themselves are calibration search limits, often far wider than the data "
+        "allow"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -94,20 +109,27 @@ class SampledParameter:
         return self.parameter.name
 
 
-def sampled_parameters(width_sd: float = PRIOR_WIDTH_SD) -> list[SampledParameter]:
-    """Every free parameter with its prior range (shipped ± ``width_sd`` prior sd, clipped).
+def sampled_parameters(
+    width_sd: float = WIDTH_SD, basis: Basis = "posterior"
+) -> list[SampledParameter]:
+    """Every free parameter with its range: shipped ± ``width_sd`` posterior (or prior) sd,
+    clipped to its bounds.
 
     >>> ps = sampled_parameters()
     >>> all(p.low <= p.shipped <= p.high and p.low < p.high for p in ps)
     True
     """
     shipped = shipped_values()
+    posterior = posterior_sd() if basis == "posterior" else {}
     out = []
     for p in free_parameters():
         v = shipped[p.name]
-        lo, hi = p.clip(v - width_sd * p.prior_sd), p.clip(v + width_sd * p.prior_sd)
+        if basis == "posterior" and p.name not in posterior:
+            raise DataError(f"posterior.yaml: no posterior for {p.name}; rerun calibrate --no-fit")
+        sd = posterior[p.name] if basis == "posterior" else p.prior_sd
+        lo, hi = p.clip(v - width_sd * sd), p.clip(v + width_sd * sd)
         if not lo < hi:
-            raise DataError(f"free_parameters.yaml: {p.name}: empty prior range [{lo}, {hi}]")
+            raise DataError(f"{p.name}: empty {basis} range [{lo}, {hi}]")
         out.append(SampledParameter(p, v, lo, hi))
     return out
 
@@ -312,7 +334,8 @@ def sensitivity(
     method: Method = "morris",
     trajectories: int = 10,
     seed: int = 0,
-    width_sd: float = PRIOR_WIDTH_SD,
+    width_sd: float = WIDTH_SD,
+    basis: Basis = "posterior",
     engine: Engine | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
@@ -322,7 +345,8 @@ def sensitivity(
 
     ``trajectories``: Morris trajectories ``r`` (``r (k + 1)`` runs) or Sobol base samples
     ``N`` (``N (k + 2)`` runs); the same ``seed`` gives the same result. ``width_sd``: each
-    parameter is sampled over its shipped value ± ``width_sd`` prior sd, clipped to its bounds.
+    parameter is sampled over its shipped value ± ``width_sd`` standard deviations of its
+    ``basis`` (the calibration's posterior, or the prior), clipped to its bounds.
 
     >>> from sermsim.physiology.patient import Patient
     >>> r = sensitivity(Patient(sex="female", age=60), "raloxifene:60", "bmd_lumbar_spine_pct",
@@ -340,12 +364,14 @@ def sensitivity(
         raise SpecError("years", years, f"give a number of years in (0, {MAX_YEARS:g}]")
     _check_budget(method, trajectories)
     if isinstance(width_sd, bool) or not isinstance(width_sd, int | float):
-        raise SpecError("width", width_sd, "give a positive number of prior sd (e.g. 2)")
+        raise SpecError("width", width_sd, "give a positive number of standard deviations (e.g. 2)")
     if not (math.isfinite(width_sd) and width_sd > 0):
-        raise SpecError("width", width_sd, "give a positive number of prior sd (e.g. 2)")
+        raise SpecError("width", width_sd, "give a positive number of standard deviations (e.g. 2)")
+    if basis not in BASES:
+        raise SpecError("range", basis, f"choose one of {', '.join(BASES)}")
     _check_applicable(patient, outcome, doses)
 
-    params = sampled_parameters(float(width_sd))
+    params = sampled_parameters(float(width_sd), basis)
     problem = _problem(params)
     x = _sample(method, problem, trajectories, seed)
     k = len(params)
@@ -398,7 +424,11 @@ def sensitivity(
         "rank_by": rank_by,
         "trajectories": trajectories,
         "seed": seed,
-        "sampling": {"width_sd": float(width_sd), "rule": SAMPLING_RULE.format(width=width_sd)},
+        "sampling": {
+            "width_sd": float(width_sd),
+            "basis": basis,
+            "rule": SAMPLING_RULES[basis].format(width=width_sd),
+        },
         "indices_note": (
             "mu_star: mean absolute elementary effect, in the outcome's unit per the "
             "parameter's whole sampled range; sigma: their spread (interactions, "

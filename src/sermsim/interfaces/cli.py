@@ -464,8 +464,15 @@ def sensitivity(
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the sample.")] = 0,
     width: Annotated[
         float,
-        typer.Option("--width", help="Sample each parameter over shipped ± WIDTH prior sd."),
-    ] = 2.0,  # about 95 % of a normal prior's mass (calibration/sensitivity.py PRIOR_WIDTH_SD)
+        typer.Option("--width", help="Sample each parameter over shipped ± WIDTH sd."),
+    ] = 2.0,  # about 95 % of a normal's mass (calibration/sensitivity.py WIDTH_SD)
+    range_: Annotated[
+        str,
+        typer.Option(
+            "--range",
+            help="posterior (the calibration's Laplace sd: what the targets allow) or prior.",
+        ),
+    ] = "posterior",
     json_: Annotated[
         bool, typer.Option("--json", help="Print the result as JSON on stdout.")
     ] = False,
@@ -510,6 +517,7 @@ def sensitivity(
             trajectories=trajectories,
             seed=seed,
             width_sd=width,
+            basis=range_,  # type: ignore[arg-type]  # checked by sensitivity
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     if json_:
@@ -678,6 +686,10 @@ def calibrate(
         bool,
         typer.Option("--no-fit", help="Do not fit: evaluate (and build the ensemble) at start."),
     ] = False,
+    write: Annotated[
+        bool,
+        typer.Option("--write", help="Put the fitted values into the shipped data files."),
+    ] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Fit the free parameters to the calibration targets (pyPESTO, least squares on the
@@ -709,7 +721,10 @@ def calibrate(
         perturb=perturb,
         fit=not no_fit,
         members=ensemble,
+        write=write,
     )
+    if write and no_fit:
+        raise SpecError("write", True, "there is nothing to write without a fit: drop --no-fit")
     with _Reporter("calibrate") as report:
         result = run_calibration(settings, out=out, progress=report)
     text = json.dumps(result, indent=2, allow_nan=False)

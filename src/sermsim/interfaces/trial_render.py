@@ -60,12 +60,30 @@ def trial_table(outcome: TrialOutcome) -> str:
                         f"RR {_cell(v['rr'])} ({_cell(v['ci_low'])}–{_cell(v['ci_high'])}); "
                         f"expected {_cell(v['rr_expected'])}"
                     )
+                    if "ci_low_total" in v:
+                        text += (
+                            f" ({_cell(v['rr_expected_ci_low'])}–"
+                            f"{_cell(v['rr_expected_ci_high'])}); with parameters "
+                            f"{_cell(v['ci_low_total'])}–{_cell(v['ci_high_total'])}"
+                        )
             else:
                 text = (
                     f"difference {_cell(v['difference'])} "
                     f"({_cell(v['ci_low'])} to {_cell(v['ci_high'])})"
                 )
             lines.append(f"  {key.ljust(width)}{text}")
+    if "uncertainty" in r:
+        ens = r["uncertainty"]["ensemble"]
+        lines += [
+            "",
+            "RR (a–b): sampling only, the trial's chance; expected (c–d): the model's "
+            f"expectation over {ens['members']} parameter-ensemble members ({ens['method']}); "
+            "with parameters: sampling and parameter uncertainty combined. Not varied: "
+            + r["uncertainty"]["not_varied"]
+            + ".",
+        ]
+    else:
+        lines += ["", "Intervals: sampling only (run without --sampling-only to add parameters)."]
     lines += ["", DISCLAIMER]
     return "\n".join(lines)
 
