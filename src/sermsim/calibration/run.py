@@ -16,7 +16,7 @@ import yaml
 from sermsim import DISCLAIMER, __version__
 from sermsim.calibration.ensemble import laplace_ensemble, posterior_document
 from sermsim.calibration.fit import BlockFit, atomic_write, calibrate, jacobian
-from sermsim.calibration.free import Block, load_blocks, shipped_values
+from sermsim.calibration.free import LAYERS, Block, load_blocks, shipped_values
 from sermsim.calibration.objective import BlockProblem, TargetFit, objective
 from sermsim.calibration.write import calibrated_to, write_values
 from sermsim.core.errors import SpecError
@@ -59,13 +59,15 @@ class Settings:
 
 
 def select_blocks(registry: Path | None, names: Sequence[str] | None) -> dict[str, Block]:
+    """The chosen blocks (all by default) in fitting order: physiology blocks first, so that
+    outcome blocks simulate their anchors with the physiology this run has fitted."""
     blocks = load_blocks(registry)
-    if not names:
-        return blocks
-    unknown = [n for n in names if n not in blocks]
+    unknown = [n for n in names or () if n not in blocks]
     if unknown:
         raise SpecError("blocks", unknown[0], f"choose from {', '.join(blocks)}")
-    return {n: blocks[n] for n in blocks if n in names}
+    chosen = [b for n, b in blocks.items() if not names or n in names]
+    chosen.sort(key=lambda b: LAYERS.index(b.layer) if b.layer != "physiology" else -1)
+    return {b.name: b for b in chosen}
 
 
 def perturbed_start(
