@@ -13,7 +13,7 @@ import pytest
 
 from sermsim import DISCLAIMER
 from sermsim.agents import load_agents, parse_regimen
-from sermsim.calibration.free import free_parameters, shipped_values
+from sermsim.calibration.free import free_parameters, posterior_sd, shipped_values
 from sermsim.calibration.sensitivity import (
     _problem,
     _sample,
@@ -48,16 +48,28 @@ def breast(woman: Patient) -> dict[str, Any]:
     return sensitivity(woman, "tamoxifen:20", "invasive_breast_cancer", years=1, trajectories=2)
 
 
-def test_ranges_are_the_prior_within_the_bounds():
+@pytest.mark.parametrize("basis", ["prior", "posterior"])
+def test_ranges_are_the_basis_sd_within_the_bounds(basis):
     shipped = shipped_values()
-    wide = {p.name: p for p in sampled_parameters(2.0)}
-    narrow = {p.name: p for p in sampled_parameters(1.0)}
+    sd = posterior_sd() if basis == "posterior" else {p.name: p.prior_sd for p in free_parameters()}
+    wide = {p.name: p for p in sampled_parameters(2.0, basis)}
+    narrow = {p.name: p for p in sampled_parameters(1.0, basis)}
     assert set(wide) == {p.name for p in free_parameters()}
     for p in free_parameters():
         w, n = wide[p.name], narrow[p.name]
         assert p.lower <= w.low <= n.low <= shipped[p.name] <= n.high <= w.high <= p.upper
-        assert w.low == pytest.approx(max(p.lower, shipped[p.name] - 2 * p.prior_sd))
-        assert w.high == pytest.approx(min(p.upper, shipped[p.name] + 2 * p.prior_sd))
+        assert w.low == pytest.approx(max(p.lower, shipped[p.name] - 2 * sd[p.name]))
+        assert w.high == pytest.approx(min(p.upper, shipped[p.name] + 2 * sd[p.name]))
+
+
+def test_the_posterior_is_narrower_than_the_prior_where_the_targets_speak():
+    """The liver block has 8 targets for its 7 parameters: each posterior sd is far below
+    its prior's (a quarter of the bounds)."""
+    post = posterior_sd()
+    for p in free_parameters():
+        assert post[p.name] <= p.prior_sd * (1 + 1e-3), p.name
+        if p.block == "physiology_liver":
+            assert post[p.name] < 0.1 * p.prior_sd, p.name
 
 
 def test_the_sample_is_set_by_the_seed():

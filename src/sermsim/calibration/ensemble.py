@@ -21,15 +21,15 @@ simulating every anchor again per member.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sermsim.calibration.fit import BlockFit
+from sermsim.calibration.fit import BlockFit, data_sha256
 from sermsim.calibration.free import Block
-from sermsim.core.params import parameters_sha256
 
 FloatArray = NDArray[np.float64]
 
@@ -73,7 +73,7 @@ def posterior_document(
         ),
         "verified": False,
         "note": note,
-        "built": {"date": dt.date.today().isoformat(), "data_sha256": parameters_sha256()},
+        "built": {"date": dt.date.today().isoformat(), "data_sha256": data_sha256()},
         "parameters": laplace_posterior(fits, blocks),
     }
 
@@ -86,7 +86,7 @@ def _draw(
     n: int,
     rng: np.random.Generator,
 ) -> FloatArray:
-    chol = np.linalg.cholesky(cov + 1e-300 * np.eye(len(mean)))
+    chol = np.linalg.cholesky(cov)
     out = np.empty((n, len(mean)))
     for i in range(n):
         for _ in range(MAX_REDRAWS):
@@ -111,7 +111,7 @@ def laplace_ensemble(
     columns: list[FloatArray] = []
     posterior: dict[str, dict[str, float]] = {}
     used: list[str] = []
-    for i, fit in enumerate(fits):
+    for fit in fits:
         block = blocks[fit.block]
         if block.layer != "outcomes":
             continue
@@ -123,7 +123,7 @@ def laplace_ensemble(
         mean = np.array([fit.values[p.name] for p in params])
         lower = np.array([p.lower for p in params])
         upper = np.array([p.upper for p in params])
-        rng = np.random.default_rng([seed, i])
+        rng = np.random.default_rng([seed, zlib.crc32(block.name.encode())])  # keyed by name
         draws = _draw(mean, cov, lower, upper, members, rng)
         for j, p in enumerate(params):
             names.append(p.name)
@@ -150,7 +150,7 @@ def laplace_ensemble(
             "seed": seed,
             "members": members,
             "blocks": used,
-            "data_sha256": parameters_sha256(),
+            "data_sha256": data_sha256(),
         },
         "parameters": names,
         "posterior": posterior,

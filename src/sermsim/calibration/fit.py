@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 from sermsim.calibration.free import Block
 from sermsim.calibration.objective import BlockProblem, TargetFit, objective
 from sermsim.core.errors import NumericalError
-from sermsim.core.params import parameters_sha256
+from sermsim.core.params import data_dir, data_files
 
 FloatArray = NDArray[np.float64]
 Progress = Callable[[str, float], None]
@@ -188,8 +188,32 @@ def fit_block(
     )
 
 
-def block_key(block: Block, start: Mapping[str, float], people_per_arm: int | None) -> str:
-    """What a saved block result depends on: the block, where it started, the data files."""
+# Files that calibration writes or that do not enter a fit: left out of a saved block's key,
+# so that rebuilding the ensemble does not discard finished blocks.
+NOT_FITTED = ("calibration/ensemble.yaml", "calibration/posterior.yaml", "compare.yaml")
+
+
+def data_sha256() -> str:
+    """A digest of the data files a fit depends on (every shipped file but NOT_FITTED)."""
+    digest = hashlib.sha256()
+    root = data_dir()
+    for path in data_files(root):
+        name = path.relative_to(root).as_posix()
+        if name not in NOT_FITTED:
+            digest.update(name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def block_key(
+    block: Block,
+    start: Mapping[str, float],
+    people_per_arm: int | None,
+    starts: int = 1,
+    seed: int = 0,
+) -> str:
+    """What a saved block result depends on: the block, where it started, the optimizer's
+    settings and starts, the data files."""
     text = json.dumps(
         {
             "block": block.name,
@@ -197,7 +221,10 @@ def block_key(block: Block, start: Mapping[str, float], people_per_arm: int | No
             "parameters": [(p.name, p.lower, p.upper) for p in block.parameters],
             "start": {k: float(f"{v:.12g}") for k, v in sorted(start.items())},
             "people_per_arm": people_per_arm,
-            "data": parameters_sha256(),
+            "starts": starts,
+            "seed": seed,
+            "optimizer": {"fd_step": FD_STEP, "tolerance": TOLERANCE},
+            "data": data_sha256(),
         },
         sort_keys=True,
     )
@@ -232,7 +259,7 @@ def calibrate(
             progress(f"{block.name} ({i + 1}/{len(blocks)})", i / len(blocks))
         problem = BlockProblem(block, base=current, people_per_arm=people_per_arm)
         block_start = {n: current[n] for n in block.names}
-        key = block_key(block, current, people_per_arm)
+        key = block_key(block, current, people_per_arm, starts, seed + i)
         saved = out / "blocks" / f"{block.name}.json" if out is not None else None
         fit: BlockFit | None = None
         if saved is not None and saved.exists():

@@ -51,27 +51,74 @@ def registry_path() -> Path:
     return data_dir() / "calibration" / "free_parameters.yaml"
 
 
-def _block(name: str, raw: Mapping[str, Any], rule: float) -> Block:
-    layer = raw.get("layer")
+def _need(node: Any, key: str, where: str) -> Any:
+    if not isinstance(node, Mapping) or key not in node:
+        raise DataError(f"{where}: '{key}' is missing; see data/calibration/free_parameters.yaml")
+    return node[key]
+
+
+def _known(layer: Layer) -> set[str]:
+    """The parameter names a layer's data file holds."""
+    if layer == "outcomes":
+        from sermsim.outcomes.parameters import default_outcome_parameters
+
+        return set(default_outcome_parameters().values)
+    from sermsim.physiology.simulate import default_engine
+
+    return set(default_engine().physiology.values)
+
+
+def _block(name: str, raw: Mapping[str, Any], rule: float, where: str) -> Block:
+    here = f"{where}: blocks.{name}"
+    layer = _need(raw, "layer", here)
     if layer not in LAYERS:
-        raise DataError(f"free_parameters.yaml: block {name}: layer {layer!r} is not {LAYERS}")
+        raise DataError(f"{here}.layer: {layer!r} is not one of {', '.join(LAYERS)}")
+    known = _known(layer)
     params = []
-    for pname, spec in raw["parameters"].items():
-        lo, hi = float(spec["lower"]), float(spec["upper"])
+    for pname, spec in dict(_need(raw, "parameters", here)).items():
+        at = f"{here}.parameters.{pname}"
+        if pname not in known:
+            raise DataError(f"{at}: no such {layer} parameter in the data files")
+        try:
+            lo, hi = float(_need(spec, "lower", at)), float(_need(spec, "upper", at))
+            sd = float(spec.get("prior_sd", rule * (hi - lo)))
+        except (TypeError, ValueError):
+            raise DataError(f"{at}: lower, upper and prior_sd must be numbers") from None
         if not lo < hi:
-            raise DataError(f"free_parameters.yaml: {pname}: lower {lo} is not below upper {hi}")
-        sd = float(spec.get("prior_sd", rule * (hi - lo)))
-        if sd <= 0:
-            raise DataError(f"free_parameters.yaml: {pname}: prior_sd {sd} must be positive")
+            raise DataError(f"{at}: lower {lo} is not below upper {hi}")
+        if not sd > 0:
+            raise DataError(f"{at}: prior_sd {sd} must be positive")
         params.append(FreeParameter(pname, layer, name, lo, hi, sd))
-    return Block(name, layer, tuple(raw["targets"]), tuple(params), str(raw["source"]))
+    if not params:
+        raise DataError(f"{here}.parameters: a block needs at least one parameter")
+    targets = tuple(str(t) for t in _need(raw, "targets", here))
+    _check_targets(layer, targets, here)
+    return Block(name, layer, targets, tuple(params), str(_need(raw, "source", here)))
+
+
+def _check_targets(layer: Layer, targets: tuple[str, ...], where: str) -> None:
+    if layer == "outcomes":
+        from sermsim.trials.validate import load_targets
+
+        ids = {t.id for t in load_targets()}
+    else:
+        from sermsim.physiology.targets import load_targets as physiology_targets
+
+        ids = {t.id for t in physiology_targets() if not t.check_only}
+    unknown = [t for t in targets if t not in ids]
+    if unknown or not targets:
+        raise DataError(f"{where}.targets: {unknown or 'none'}: not fitted targets of {layer}")
 
 
 @lru_cache(maxsize=4)
 def _load(path: Path) -> dict[str, Block]:
     raw = load_yaml(path)
-    rule = as_param(raw["prior_rule"], "free_parameters.prior_rule").value
-    return {name: _block(name, b, rule) for name, b in raw["blocks"].items()}
+    where = path.name
+    rule = as_param(_need(raw, "prior_rule", where), f"{where}.prior_rule").value
+    blocks = _need(raw, "blocks", where)
+    if not isinstance(blocks, Mapping) or not blocks:
+        raise DataError(f"{where}: blocks: give at least one block")
+    return {name: _block(name, b, rule, where) for name, b in blocks.items()}
 
 
 def load_blocks(path: Path | None = None) -> dict[str, Block]:
@@ -104,13 +151,14 @@ def with_prior_sd(blocks: Mapping[str, Block], widths: Mapping[str, float]) -> d
     return out
 
 
-def shipped_values(layer: Layer | None = None) -> dict[str, float]:
-    """The values the data files ship for the free parameters (the current fit)."""
+def shipped_values(layer: Layer | None = None, path: Path | None = None) -> dict[str, float]:
+    """The values the data files ship for the free parameters of the registry at ``path``
+    (default: the shipped one)."""
     from sermsim.outcomes.parameters import default_outcome_parameters
     from sermsim.physiology.simulate import default_engine
 
     out: dict[str, float] = {}
-    for p in free_parameters(layer):
+    for p in free_parameters(layer, path):
         if p.layer == "outcomes":
             out[p.name] = float(default_outcome_parameters()[p.name])
         else:

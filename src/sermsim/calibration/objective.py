@@ -87,9 +87,8 @@ class BlockProblem:
         return self.block.parameters
 
     def _physiology_base(self) -> dict[str, float]:
-        from sermsim.calibration.free import free_parameters
-
-        names = {p.name for p in free_parameters("physiology")}
+        """The values in ``base`` that are physiology parameters (the rest are outcomes')."""
+        names = default_engine().physiology.values
         return {k: v for k, v in self.base.items() if k in names}
 
     def engine(self) -> Engine:

@@ -180,7 +180,9 @@ def run_calibration(
 ) -> dict[str, Any]:
     """Fit (or, with ``fit`` off, only evaluate) the selected blocks; the result as JSON."""
     blocks = select_blocks(settings.registry, settings.blocks)
-    shipped = shipped_values()
+    shipped = shipped_values(path=settings.registry)
+    if settings.members > 0 and not any(b.layer == "outcomes" for b in blocks.values()):
+        raise SpecError("ensemble", settings.members, "the ensemble needs an outcome block")
     start = perturbed_start(blocks, shipped, settings.perturb, settings.seed)
     if settings.fit:
         fits = calibrate(

@@ -1,8 +1,10 @@
 """Global sensitivity of one outcome, for one person on one regimen, to every free parameter.
 
 The free parameters are those of ``data/calibration/free_parameters.yaml`` (both layers). Each
-is sampled over its **prior range**: the shipped value ± 2 prior standard deviations, clipped
-to the parameter's bounds. The bounds are search limits for calibration, often far wider than
+is sampled over its shipped value ± ``width`` standard deviations of its **posterior** (the
+Laplace posterior at the shipped fit, ``data/calibration/posterior.yaml``; a box of the
+marginal sds, so it ignores their correlations) or, on request, of its **prior**, clipped to
+the parameter's bounds. The bounds are search limits for calibration, often far wider than
 anything the data allow, so sampling them would measure the model where it is not fitted.
 
 Two methods, both from SALib:
@@ -317,7 +319,14 @@ def _analyse(
             seed=seed,
         )
         keys = ("S1", "S1_conf", "ST", "ST_conf")
-    return {k: np.nan_to_num(np.asarray(res[k], dtype=float)) for k in keys}
+    out = {k: np.asarray(res[k], dtype=float) for k in keys}
+    bad = [k for k, v in out.items() if not np.all(np.isfinite(v))]
+    if bad:  # e.g. Sobol indices of an outcome that does not vary at all
+        raise NumericalError(
+            f"sensitivity: SALib's {', '.join(bad)} are not finite (does the outcome vary over "
+            "the sampled ranges?); use --method morris"
+        )
+    return out
 
 
 def _clean(x: float) -> float:

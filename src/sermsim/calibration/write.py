@@ -68,7 +68,7 @@ def write_values(
                         prior += f" (derived: {node.pop('derived')})"
                     node["note"] = f"{node['note']}; {prior}" if node.get("note") else prior
                     node["source"] = "calibrated"
-                node["value"] = float(f"{values[name]:.4g}")
+                node["value"] = float(f"{values[name]:.6g}")
                 node["verified"] = False
                 node["calibrated_to"] = fitted_to
         with path.open("w", encoding="utf-8") as fh:

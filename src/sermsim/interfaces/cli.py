@@ -332,6 +332,8 @@ def _ensemble(on: bool, members: int | None) -> Ensemble | None:
     if not on:
         return None
     ensemble = default_ensemble()
+    if members is not None and members > len(ensemble):
+        raise SpecError("members", members, f"the shipped ensemble has {len(ensemble)} members")
     return ensemble.take(members) if members is not None else ensemble
 
 
@@ -397,10 +399,22 @@ def compare(
         Path | None,
         typer.Option("--out", help="Write result.json, summary.txt, report.html and figures here."),
     ] = None,
+    parameter_uncertainty: Annotated[
+        bool,
+        typer.Option(
+            "--parameter-uncertainty/--sampling-only",
+            help="Add the shipped parameter ensemble's uncertainty to the intervals.",
+        ),
+    ] = True,
+    members: Annotated[
+        int | None,
+        typer.Option("--members", help="Use the first N ensemble members (default: all)."),
+    ] = None,
 ) -> None:
     """Benefit and harm for one person: expected events per 1,000 people like her over the
-    horizon for no treatment and each option, with 95% intervals, a weighted net-benefit
-    index, suitability flags and the tissue signals behind the numbers."""
+    horizon for no treatment and each option, with 95% intervals (sampling and parameter
+    uncertainty), a weighted net-benefit index, suitability flags and the tissue signals
+    behind the numbers."""
     import json
 
     from sermsim.compare import compare as run_compare
@@ -409,10 +423,17 @@ def compare(
 
     person = load_patient(patient)
     weights = _weights(weight or [])
+    ensemble = _ensemble(parameter_uncertainty, members)
     _check_folder(out)
     with _Reporter("compare") as report:
         result = run_compare(
-            person, years=years, options=agents, weights=weights, progress=report
+            person,
+            years=years,
+            options=agents,
+            weights=weights,
+            progress=report,
+            parameter_uncertainty=ensemble is not None,
+            ensemble=ensemble,
         ).result
     if json_:
         typer.echo(json.dumps(result, indent=2, allow_nan=False))
@@ -673,7 +694,9 @@ def calibrate(
         float,
         typer.Option("--perturb", help="Start from the shipped values moved by +-F (0 <= F < 1)."),
     ] = 0.0,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the perturbation and starts.")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Seed of the perturbation and starts (>= 0).")
+    ] = 0,
     starts: Annotated[int, typer.Option("--starts", help="Optimizer starts per block (>= 1).")] = 1,
     people_per_arm: Annotated[
         int | None,
@@ -712,6 +735,12 @@ def calibrate(
     if targets is not None and not targets.is_file():
         raise SpecError("targets", str(targets), "give an existing registry YAML file")
     _check_folder(out)
+    if out is not None:  # before the work: a folder we cannot make is the user's mistake
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            why = f"choose a folder you can write ({exc.strerror})"
+            raise SpecError("out", str(out), why) from None
     settings = Settings(
         registry=targets,
         blocks=tuple(blocks) if blocks else None,

@@ -60,7 +60,7 @@ def trial_table(outcome: TrialOutcome) -> str:
                         f"RR {_cell(v['rr'])} ({_cell(v['ci_low'])}–{_cell(v['ci_high'])}); "
                         f"expected {_cell(v['rr_expected'])}"
                     )
-                    if "ci_low_total" in v:
+                    if "ci_low_total" in v and "rr_expected_ci_low" in v:
                         text += (
                             f" ({_cell(v['rr_expected_ci_low'])}–"
                             f"{_cell(v['rr_expected_ci_high'])}); with parameters "

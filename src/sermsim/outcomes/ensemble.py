@@ -72,8 +72,25 @@ def ensemble_from_document(doc: Mapping[str, Any]) -> Ensemble:
     return Ensemble(names, members, str(doc["method"]), str(doc["source"]), meta)
 
 
+# How close the ensemble's recorded fit must be to the data files' values (the file keeps 6
+# significant digits, the data files 4).
+FIT_TOLERANCE = 1e-3
+
+
 def load_ensemble(path: Path | None = None) -> Ensemble:
-    return ensemble_from_document(load_yaml(path or ensemble_path()))
+    """The ensemble file, refused when it was built around other values than the data files
+    hold now (after a refit: rebuild it with ``make ensemble``)."""
+    path = path or ensemble_path()
+    ensemble = ensemble_from_document(load_yaml(path))
+    shipped = load_outcome_parameters()
+    for name, record in dict(ensemble.meta.get("posterior", {})).items():
+        fit, now = float(record["fit"]), float(shipped[name])
+        if abs(fit - now) > FIT_TOLERANCE * max(abs(now), 1e-12):
+            raise DataError(
+                f"{path.name}: built around {name} = {fit:g}, the data files hold {now:g}; "
+                "rebuild it (make ensemble)"
+            )
+    return ensemble
 
 
 @lru_cache(maxsize=1)

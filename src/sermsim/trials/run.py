@@ -213,7 +213,16 @@ def run_trial(
     spread = None
     if ensemble is not None:
         spread = parameter_spread(
-            spec, pops, physiology, values, grid, records, ensemble, ensemble_people, progress
+            spec,
+            pops,
+            physiology,
+            values,
+            grid,
+            records,
+            ensemble,
+            ensemble_people,
+            progress,
+            params,
         )
     outcome = trial_outcome(
         spec, pops, records, physiology.n_anchors, params, time.perf_counter() - started

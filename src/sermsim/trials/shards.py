@@ -416,7 +416,15 @@ def run_sharded(
     if ensemble is not None:
         grid = outcome_grid(spec.duration_years)
         spread = parameter_spread(
-            spec, pops, physiology, values, grid, records, ensemble, progress=progress
+            spec,
+            pops,
+            physiology,
+            values,
+            grid,
+            records,
+            ensemble,
+            progress=progress,
+            params=params,
         )
     outcome = trial_outcome(
         spec, pops, records, physiology.n_anchors, params, time.perf_counter() - started

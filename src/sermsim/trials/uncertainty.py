@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from sermsim.core.errors import NumericalError
 from sermsim.outcomes.ensemble import Ensemble
-from sermsim.outcomes.parameters import default_outcome_parameters
+from sermsim.outcomes.parameters import OutcomeParameters, default_outcome_parameters
 from sermsim.trials.population import Population
 from sermsim.trials.records import AnchorPhysiology, ArmRecords, arm_records, event_endpoints
 from sermsim.trials.spec import TrialSpec
@@ -63,10 +64,15 @@ def parameter_spread(
     ensemble: Ensemble,
     people: int = ENSEMBLE_PEOPLE,
     progress: Progress | None = None,
+    params: OutcomeParameters | None = None,
 ) -> ParameterSpread:
-    """Every member's expected cumulative incidence per arm and event endpoint."""
-    members = [ensemble.parameters(i) for i in range(len(ensemble))]
-    shipped = default_outcome_parameters()
+    """Every member's expected cumulative incidence per arm and event endpoint; the members'
+    values replace the run's ``params`` (default: the shipped ones) where they are given."""
+    shipped = params or default_outcome_parameters()
+    members = [
+        OutcomeParameters({**shipped.values, **ensemble.overrides(i)}, shipped.tables)
+        for i in range(len(ensemble))
+    ]
     names = event_endpoints(spec)
     out: dict[str, dict[str, FloatArray]] = {}
     for k, arm in enumerate(spec.arms):
@@ -87,9 +93,17 @@ def parameter_spread(
         for e in names:
             full = float(own[e].mean())
             values = np.array([row[e] for row in rows])
-            scaled = full * values / base[e] if base[e] > 0 else values
+            if base[e] > 0:
+                scaled = full * values / base[e]
+            elif full > 0:  # no risk among the first people, some in the arm: say so
+                raise NumericalError(
+                    f"parameter uncertainty: {arm.name} {e}: no expected risk among the first "
+                    f"{n} people; run with --sampling-only"
+                )
+            else:
+                scaled = values
             if not np.all(np.isfinite(scaled)):
-                raise ValueError(f"parameter_spread: {arm.name} {e}: a member is not finite")
+                raise NumericalError(f"parameter uncertainty: {arm.name} {e}: not finite")
             out[arm.name][e] = scaled
     return ParameterSpread(ensemble, people, out)
 
@@ -126,9 +140,10 @@ def add_parameter_uncertainty(
                 continue
             ok = b[e.name] > 0
             ratios = a[e.name][ok] / b[e.name][ok]
-            if len(ratios):
-                entry["rr_expected_ci_low"] = _round(float(np.percentile(ratios, lo_q)))
-                entry["rr_expected_ci_high"] = _round(float(np.percentile(ratios, hi_q)))
+            if len(ratios) < len(b[e.name]):  # a member with no risk in the reference arm
+                continue
+            entry["rr_expected_ci_low"] = _round(float(np.percentile(ratios, lo_q)))
+            entry["rr_expected_ci_high"] = _round(float(np.percentile(ratios, hi_q)))
             rr = entry.get("rr")
             if rr is None or entry.get("ci_low") is None:
                 continue
