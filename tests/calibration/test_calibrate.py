@@ -102,3 +102,31 @@ def test_bad_options_are_one_line_and_exit_2(
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and field in err[0], err
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda r: r.pop("prior_rule"), "prior_rule"),
+        (lambda r: r["blocks"]["stroke"]["parameters"].update({"stroke.nonsense": {}}), "nonsense"),
+        (lambda r: r["blocks"]["stroke"].update(targets=["no_such_target"]), "targets"),
+        (
+            lambda r: r["blocks"]["stroke"]["parameters"].update(
+                {"stroke.arterial_exponent": {"lower": 2.0, "upper": 1.0}}
+            ),
+            "lower",
+        ),
+    ],
+)
+def test_a_broken_registry_is_one_line_and_exit_2(
+    edit: Any, field: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = yaml.safe_load(REDUCED.read_text())
+    edit(raw)
+    path = tmp_path / "registry.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SystemExit) as exit_:
+        main(["calibrate", "--targets", str(path), "--no-fit"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and field in err[0], err
