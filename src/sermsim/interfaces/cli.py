@@ -20,6 +20,19 @@ if TYPE_CHECKING:  # imported where used: the CLI starts fast
     from sermsim.trials.run import TrialOutcome
     from sermsim.trials.spec import TrialSpec
 
+# Options shared by `trial run` and `compare`: the parameter ensemble in their intervals.
+ParameterUncertaintyOption = Annotated[
+    bool,
+    typer.Option(
+        "--parameter-uncertainty/--sampling-only",
+        help="Add the shipped parameter ensemble's uncertainty to the intervals.",
+    ),
+]
+MembersOption = Annotated[
+    int | None,
+    typer.Option("--members", help="Use the first N ensemble members (default: all)."),
+]
+
 app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -269,17 +282,8 @@ def trial_run(
             "--scheduler", help="Run the shards on this Dask scheduler (tcp://HOST:PORT)."
         ),
     ] = None,
-    parameter_uncertainty: Annotated[
-        bool,
-        typer.Option(
-            "--parameter-uncertainty/--sampling-only",
-            help="Add the shipped parameter ensemble's uncertainty to the intervals.",
-        ),
-    ] = True,
-    members: Annotated[
-        int | None,
-        typer.Option("--members", help="Use the first N ensemble members (default: all)."),
-    ] = None,
+    parameter_uncertainty: ParameterUncertaintyOption = True,
+    members: MembersOption = None,
 ) -> None:
     """Run a virtual trial: events per arm, relative risks with 95% CIs (sampling, and
     sampling with parameter uncertainty), continuous endpoints, and the model's expectations
@@ -399,17 +403,8 @@ def compare(
         Path | None,
         typer.Option("--out", help="Write result.json, summary.txt, report.html and figures here."),
     ] = None,
-    parameter_uncertainty: Annotated[
-        bool,
-        typer.Option(
-            "--parameter-uncertainty/--sampling-only",
-            help="Add the shipped parameter ensemble's uncertainty to the intervals.",
-        ),
-    ] = True,
-    members: Annotated[
-        int | None,
-        typer.Option("--members", help="Use the first N ensemble members (default: all)."),
-    ] = None,
+    parameter_uncertainty: ParameterUncertaintyOption = True,
+    members: MembersOption = None,
 ) -> None:
     """Benefit and harm for one person: expected events per 1,000 people like her over the
     horizon for no treatment and each option, with 95% intervals (sampling and parameter

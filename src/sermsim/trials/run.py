@@ -139,19 +139,43 @@ def trial_outcome(
     spec: TrialSpec,
     populations: Mapping[str, Population],
     records: Mapping[str, ArmRecords],
-    n_anchors: int,
+    physiology: AnchorPhysiology,
+    physiology_values: Mapping[str, float],
     params: OutcomeParameters,
-    seconds: float,
+    started: float,
+    *,
+    ensemble: Ensemble | None = None,
+    ensemble_people: int = ENSEMBLE_PEOPLE,
+    progress: Progress | None = None,
 ) -> TrialOutcome:
-    """The trial's outcome (and TRIAL_SPEC.md's JSON) from every arm's per-person records."""
+    """The trial's outcome (and TRIAL_SPEC.md's JSON) from every arm's per-person records;
+    with ``ensemble``, the members' spread and the intervals that carry it
+    (:mod:`sermsim.trials.uncertainty`). ``started``: the run's start (perf_counter)."""
     grid = outcome_grid(spec.duration_years)
+    spread = None
+    if ensemble is not None:
+        spread = parameter_spread(
+            spec,
+            populations,
+            physiology,
+            physiology_values,
+            grid,
+            records,
+            ensemble,
+            ensemble_people,
+            progress,
+            params,
+        )
     arms: dict[str, ArmOutcome] = {}
     for arm in spec.arms:
         r = records[arm.name]
         shares = {name: endpoint_share(name, params) for name in event_endpoints(spec)}
         arms[arm.name] = ArmOutcome(arm.name, arm.regimen, populations[arm.name], r, grid, shares)
     outcome = TrialOutcome(spec, grid, arms)
-    outcome.result = result_json(outcome, n_anchors, seconds)
+    outcome.result = result_json(outcome, physiology.n_anchors, time.perf_counter() - started)
+    if spread is not None:
+        outcome.spread = spread
+        add_parameter_uncertainty(outcome.result, spec, spread)
     return outcome
 
 
@@ -210,26 +234,18 @@ def run_trial(
             chunk=chunk_people,
             keep_hazards=keep_hazards,
         )
-    spread = None
-    if ensemble is not None:
-        spread = parameter_spread(
-            spec,
-            pops,
-            physiology,
-            values,
-            grid,
-            records,
-            ensemble,
-            ensemble_people,
-            progress,
-            params,
-        )
     outcome = trial_outcome(
-        spec, pops, records, physiology.n_anchors, params, time.perf_counter() - started
+        spec,
+        pops,
+        records,
+        physiology,
+        values,
+        params,
+        started,
+        ensemble=ensemble,
+        ensemble_people=ensemble_people,
+        progress=progress,
     )
-    if spread is not None:
-        outcome.spread = spread
-        add_parameter_uncertainty(outcome.result, spec, spread)
     if progress:
         progress("done", 1.0)
     return outcome

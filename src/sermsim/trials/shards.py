@@ -345,7 +345,6 @@ def run_sharded(
     from sermsim.physiology.simulate import default_engine
     from sermsim.trials.anchors import anchor_physiology
     from sermsim.trials.run import draw_populations, trial_outcome
-    from sermsim.trials.uncertainty import add_parameter_uncertainty, parameter_spread
 
     check_shards(shards, spec)
     started = time.perf_counter()
@@ -412,26 +411,17 @@ def run_sharded(
                 raise ShardError(f"{folder / task.file_name}: not these people; delete it, rerun")
             parts.append(part)
         records[arm.name] = join_records(parts)
-    spread = None
-    if ensemble is not None:
-        grid = outcome_grid(spec.duration_years)
-        spread = parameter_spread(
-            spec,
-            pops,
-            physiology,
-            values,
-            grid,
-            records,
-            ensemble,
-            progress=progress,
-            params=params,
-        )
     outcome = trial_outcome(
-        spec, pops, records, physiology.n_anchors, params, time.perf_counter() - started
+        spec,
+        pops,
+        records,
+        physiology,
+        values,
+        params,
+        started,
+        ensemble=ensemble,
+        progress=progress,
     )
-    if spread is not None:
-        outcome.spread = spread
-        add_parameter_uncertainty(outcome.result, spec, spread)
     if progress:
         progress("done", 1.0)
     return outcome
