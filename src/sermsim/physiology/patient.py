@@ -241,6 +241,13 @@ def _error_order(error: ErrorDetails) -> int:
     return {"extra_forbidden": 0, "missing": 1}.get(error["type"], 2)
 
 
+def _key_text(part: object) -> str:
+    """A key as an error shows it: as written, or quoted when blank or not printable (a key
+    '\\r' must not break the one-line message)."""
+    text = str(part)
+    return text if text.strip() and text.isprintable() else repr(text)
+
+
 def _spec_error_from(exc: ValidationError, where: str) -> SpecError:
     error = min(exc.errors(), key=_error_order)
     kind = error["type"]
@@ -248,7 +255,7 @@ def _spec_error_from(exc: ValidationError, where: str) -> SpecError:
         cause = (error.get("ctx") or {}).get("error")
         if isinstance(cause, SpecError):
             return SpecError(f"{where}.{cause.field}", _shown(cause.value), cause.fix)
-    loc = ".".join(str(p) for p in error["loc"])
+    loc = ".".join(_key_text(p) for p in error["loc"])
     field = f"{where}.{loc}" if loc else where
     if kind == "missing":
         return SpecError(field, _MISSING, _REQUIRED_FIX.get(loc, f"{loc} is required"))
