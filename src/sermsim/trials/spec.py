@@ -139,6 +139,8 @@ def _unknown(key: str, allowed: Sequence[str], field: str) -> SpecError:
         if near
         else (f"unknown key: use {', '.join(allowed)}")
     )
+    if not (key.strip() and key.isprintable()) and field.endswith(key):  # a key '\\r' or ''
+        field = field[: len(field) - len(key)] + repr(key)  # keeps the message one line
     return SpecError(field, key, fix)
 
 
@@ -196,7 +198,7 @@ def _distribution(key: str, spec: Mapping[str, Any], field: str) -> Covariate:
             "give {distribution: normal|lognormal|uniform, ...}, {fraction_true: p} or "
             "{choices: {...}}",
         )
-    if kind not in _DISTRIBUTIONS:
+    if not isinstance(kind, str) or kind not in _DISTRIBUTIONS:  # a list or mapping too
         raise SpecError(f"{field}.distribution", kind, "use normal, lognormal or uniform")
     if key in _BOOLEAN_KEYS or key in _CATEGORY_KEYS:
         raise SpecError(
