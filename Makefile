@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test calibrate ensemble calibrate-check validate bench sensitivity lint clean
+.PHONY: run test fuzz calibrate ensemble calibrate-check validate bench sensitivity lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ test: $(STAMP)
 	@# The browser test drives Debian's Chromium (never a downloaded one); CI runs as root.
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	$(BIN)/python -m pytest -q
+
+## Fuzzing of the input parsers (patient, regimen, trial spec, the CLI's one-line errors) with
+## many more examples than `make test` runs; prints "fuzz: N cases tried, F failed".
+FUZZ_EXAMPLES ?= 1500
+fuzz: $(STAMP)
+	rm -f .pytest_cache/fuzz.json
+	SERMSIM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) SERMSIM_FUZZ_REPORT=.pytest_cache/fuzz.json \
+		$(BIN)/python -m pytest -q tests/fuzz; status=$$?; \
+		$(BIN)/python scripts/fuzz_summary.py .pytest_cache/fuzz.json; exit $$status
 
 ## Refit the selectivity layer (data/selectivity_targets.yaml, the seeds' tables), then every
 ## block of data/calibration/free_parameters.yaml (physiology, then the outcome links) with
