@@ -12,9 +12,10 @@ A run's folder (``OUT/shards``) holds:
   seed, sermsim version, ``parameters_sha256`` and a hash of the parameter values used).
 
 Every file is written under a temporary name, flushed to disk (fsync) and renamed over its
-final name, then its sidecar the same way: a file without a valid sidecar is never used. A
-rerun with the same spec and shard count reuses every shard whose checksum and run match and
-recomputes the others (saying why). The records join into the same numbers as an unsharded
+final name, then its sidecar the same way: a file without a valid sidecar is never used (a
+killed write leaves at most a temporary file, which the next run removes). A rerun with the
+same spec and shard count reuses every shard whose checksum and run match and recomputes the
+others (saying why). The records join into the same numbers as an unsharded
 run: a person's draws are keyed by (seed, arm, person index, stream), and every per-person
 number is computed from that person alone (the trial's JSON is equal to the bit; the mean
 curves, sums over people, up to rounding).
@@ -206,19 +207,60 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _temporary(path: Path, pid: int) -> Path:
+    return path.with_name(f".{path.name}.{pid}.tmp")
+
+
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>[0-9]+)\.tmp$")
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write under a temporary name in the same folder, fsync, rename over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
+    """Write under a temporary name in the same folder, fsync, rename over ``path``. A write
+    that fails (a full disk, a name taken by a folder) removes its temporary file and is a
+    :class:`ShardError` of one line, not a traceback."""
+    tmp = _temporary(path, os.getpid())
     try:
-        os.fsync(fd)  # the rename itself
-    finally:
-        os.close(fd)
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # the rename itself
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ShardError(
+            f"{path}: cannot write ({exc.strerror or exc}): free some space or choose "
+            "another --out, then rerun to resume"
+        ) from None
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Remove the temporary files that a killed run left in ``folder`` (never read, but as
+    large as a shard, and every killed run leaves its own). A file whose writer is still
+    running on this machine is kept."""
+    for tmp in folder.glob(".*.tmp"):
+        match = _TEMPORARY.match(tmp.name)
+        if match is None or _running(int(match["pid"])):
+            continue
+        tmp.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but another user's
+        return True
+    return True
+
+
 
 
 def run_key(
@@ -259,6 +301,8 @@ def _read_checked(path: Path, about: Mapping[str, Any]) -> tuple[bytes | None, s
     try:
         sidecar = json.loads(_sidecar(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        sidecar = None
+    if not isinstance(sidecar, dict):  # missing, cut short, or JSON that is not ours
         return None, "no valid checksum beside it (interrupted while written?)"
     if any(sidecar.get(k) != v for k, v in about.items()):
         return None, "from another run (spec, seed, version or parameters differ)"
@@ -359,6 +403,7 @@ def run_sharded(
         raise SpecError(
             "out", str(out), f"choose a folder you can write ({exc.strerror})"
         ) from None
+    _remove_stale_temporaries(folder)
     key = run_key(spec, values, params)
     if progress:
         progress("drawing the populations", 0.0)
