@@ -261,8 +261,6 @@ def _running(pid: int) -> bool:
     return True
 
 
-
-
 def run_key(
     spec: TrialSpec, physiology_values: Mapping[str, float], params: OutcomeParameters
 ) -> dict[str, Any]:
