@@ -49,6 +49,14 @@ def trial_table(outcome: TrialOutcome) -> str:
                 text = f"{v['mean']:.3g} ± {v['sd']:.2g}"
             row += text.rjust(24)
         lines.append(row)
+    failed = {a: v["failed"] for a, v in r["arms"].items() if v["failed"]["count"]}
+    lines += [""]
+    if failed:
+        for a, f in failed.items():
+            why = "; ".join(f"{k} ({n})" for k, n in f["reasons"].items())
+            lines.append(f"{a}: {f['count']:,} people have no results and are left out: {why}")
+    else:
+        lines.append("Every person drawn solved (no failures).")
     for c in r["comparisons"]:
         lines += ["", f"{c['arm']} vs {c['reference']}"]
         for key, v in c["endpoints"].items():
@@ -198,9 +206,20 @@ def write_trial_outputs(outcome: TrialOutcome, out: Path) -> list[Path]:
                 "sex": np.where(np.asarray(c["female"], bool), "female", "male"),
             }
         )
+        frame["status"] = "solved"
         for name, values in arm.expected.items():
             frame[f"expected_{name}"] = values
         people.append(frame)
+        if arm.failures:  # everyone drawn has a row: the failures with the reason, no results
+            people.append(
+                pd.DataFrame(
+                    {
+                        "arm": arm.name,
+                        "draw_index": np.array(list(arm.failures), dtype=np.int64),
+                        "status": [f"failed: {why}" for why in arm.failures.values()],
+                    }
+                )
+            )
     path = out / "people.parquet"
     with _atomic(path) as tmp:
         pd.concat(people).to_parquet(tmp, index=False)

@@ -403,20 +403,25 @@ def regimen_system(
 
 def day_zero(patients: list[Patient], engine: Engine) -> jax.Array:
     """Every person's state at the start of treatment, after the drug-free run-in."""
+    y = _run_in(patients, engine)
+    if not bool(jnp.all(jnp.isfinite(y))):
+        raise NumericalError("run-in: a state is not finite; please report")
+    return y
+
+
+def _run_in(patients: list[Patient], engine: Engine) -> jax.Array:
+    """The drug-free run-in of every person, unchecked (a row may not be finite)."""
     args = batch_arguments(patients, (), engine)
     person = args.pop("person")
     y0 = np.stack([start_state(p, engine) for p in patients])
     t0 = jnp.asarray(-RUN_IN_YEARS * DAYS_PER_YEAR)
     steps = integrate.run_in_steps(RUN_IN_YEARS)
-    y = integrate.on_every_core(
+    return integrate.on_every_core(
         lambda shared, pe, yy: integrate.run_in_batch({**shared, "person": pe}, yy, t0, steps),
         args,
         (person, y0),
         len(patients),
     )
-    if not bool(jnp.all(jnp.isfinite(y))):
-        raise NumericalError("run-in: a state is not finite; please report")
-    return y
 
 
 def batch_pk(
@@ -571,6 +576,15 @@ def _horizon_bucket(years: float) -> float:
     return float(max(1, math.ceil(years - 1e-9)))
 
 
+@dataclass(frozen=True)
+class BatchSolution:
+    """What :func:`solve_batch` returns: per regimen, ``{output: (people, len(save_days))}``;
+    and ``failures``, person index -> why that person did not solve (their rows are NaN)."""
+
+    values: list[dict[str, NDArray[np.float64]]]
+    failures: dict[int, str]
+
+
 def simulate_batch(
     patients: list[Patient],
     regimens: list[tuple[Regimen, float | None]],
@@ -582,13 +596,53 @@ def simulate_batch(
     seeds: list[int] | None = None,
     on_regimen: Callable[[int], None] | None = None,
 ) -> list[dict[str, NDArray[np.float64]]]:
+    """:func:`solve_batch`'s values, when everyone solved; else :class:`NumericalError`
+    naming the first failure (a caller that can report failures per person calls
+    :func:`solve_batch`)."""
+    solved = solve_batch(
+        patients,
+        regimens,
+        years,
+        save_days,
+        outputs,
+        engine=engine,
+        seeds=seeds,
+        on_regimen=on_regimen,
+    )
+    if solved.failures:
+        i, why = next(iter(sorted(solved.failures.items())))
+        raise NumericalError(
+            f"simulate_batch: person {i} ({patient_label(patients[i])}): {why}; please report"
+        )
+    return solved.values
+
+
+def _unsolved(arr: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Rows with a value that is not finite. A row that is NaN from its first value on is an
+    output that does not apply to that person (:func:`not_applicable`), not a failure."""
+    return ~np.all(np.isfinite(arr) | np.isnan(arr[:, :1]), axis=1)
+
+
+def solve_batch(
+    patients: list[Patient],
+    regimens: list[tuple[Regimen, float | None]],
+    years: float,
+    save_days: NDArray[np.float64],
+    outputs: tuple[str, ...],
+    *,
+    engine: Engine | None = None,
+    seeds: list[int] | None = None,
+    on_regimen: Callable[[int], None] | None = None,
+) -> BatchSolution:
     """Several people on several regimens, saved at ``save_days``: one vmapped engine run per
     regimen. Each regimen is ``(doses, stop_day)``: doses stop at ``stop_day`` (the follow-up
     goes on). The drug-free run-in is solved once per person and shared by every regimen.
     ``on_regimen(i)`` is called before the i-th regimen runs (progress; it may raise to stop).
 
-    Returns, per regimen, ``{output: array (people, len(save_days))}`` for observed names
-    (biomarkers, or ``signal:<tissue>``).
+    A person whose run-in or any output on any regimen is not finite is a failure: their rows
+    of every regimen are NaN and :attr:`BatchSolution.failures` says why (the first reason),
+    while everyone else's results stand. Outputs are observed names (biomarkers, or
+    ``signal:<tissue>``).
     """
     engine = engine or default_engine()
     seeds = seeds or [0] * len(patients)
@@ -600,7 +654,11 @@ def simulate_batch(
     # onto save_days.
     horizon = _horizon_bucket(years)
     grid = integrate.grid_for(horizon * DAYS_PER_YEAR, DAYS_PER_YEAR / SAVES_PER_YEAR)
-    day0 = day_zero(people, engine)
+    day0 = _run_in(people, engine)
+    failures: dict[int, str] = {
+        int(i): "the drug-free run-in did not solve (a state is not finite)"
+        for i in np.flatnonzero(~np.all(np.isfinite(np.asarray(day0)), axis=1)[:n])
+    }
     save = np.asarray(save_days, dtype=np.float64)
     out: list[dict[str, NDArray[np.float64]]] = []
     for i, (regimen, stop_day) in enumerate(regimens):
@@ -622,10 +680,13 @@ def simulate_batch(
         g = grid.save_days
         for name in outputs:
             arr = np.asarray(observed[name], dtype=np.float64)[:n]
-            if not np.all(np.isfinite(arr) | np.isnan(arr[:, :1])):
-                raise NumericalError(
-                    f"simulate_batch {regimen_label(regimen)}: {name} is not finite; please report"
-                )
+            for j in np.flatnonzero(_unsolved(arr)):
+                failures.setdefault(int(j), f"{name} is not finite on {regimen_label(regimen)}")
             values[name] = np.stack([np.interp(save, g, row) for row in arr])
         out.append(values)
-    return out
+    if failures:  # a person who failed anywhere has no results anywhere
+        rows = np.array(sorted(failures))
+        for values in out:
+            for arr in values.values():
+                arr[rows] = np.nan
+    return BatchSolution(out, failures)

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from sermsim.agents.regimen import Regimen, regimen_label
 from sermsim.core.units import DAYS_PER_YEAR
-from sermsim.physiology.simulate import Engine, simulate_batch
+from sermsim.physiology.simulate import Engine, solve_batch
 from sermsim.trials.endpoints import biomarker
 from sermsim.trials.population import Population
 from sermsim.trials.records import AnchorPhysiology
@@ -168,7 +168,7 @@ def anchor_physiology(
             regimens.append((arm.regimen, None if stop is None else stop * DAYS_PER_YEAR))
     if progress:
         progress(f"physiology: {len(anchors.people)} anchors x {len(regimens)} regimens", 0.1)
-    results = simulate_batch(
+    solved = solve_batch(
         anchors.people,
         regimens,
         spec.duration_years,
@@ -186,5 +186,8 @@ def anchor_physiology(
             else None
         ),
     )
+    results = solved.values
     treated = {k: r for k, r in zip(keys, results[1:], strict=True)}
-    return AnchorPhysiology(len(anchors.people), results[0], treated, anchors.assignment)
+    return AnchorPhysiology(
+        len(anchors.people), results[0], treated, anchors.assignment, solved.failures
+    )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -62,13 +62,15 @@ class AnchorPhysiology:
 
     ``untreated`` and ``treated[(regimen label, treatment years)]`` map an output name to an
     (anchors, grid points) array; ``assignment[arm]`` is the anchor index of each of the arm's
-    people, in the arm's order.
+    people, in the arm's order. ``failures`` maps an anchor whose physiology did not solve
+    to the reason (its rows are NaN): the people it stands for fail with it.
     """
 
     n_anchors: int
     untreated: Mapping[str, FloatArray]
     treated: Mapping[tuple[str, float], Mapping[str, FloatArray]]
     assignment: Mapping[str, NDArray[np.int64]]
+    failures: Mapping[int, str] = field(default_factory=dict)
 
     def of_arm(self, arm: Arm) -> Mapping[str, FloatArray]:
         """The anchors' outputs on the arm's regimen (the untreated ones for no treatment)."""
@@ -196,7 +198,10 @@ def _drivers(
     params: OutcomeParameters,
 ) -> dict[str, FloatArray]:
     def take(d: Mapping[str, FloatArray], name: str) -> FloatArray:
-        return np.nan_to_num(d[name][rows])
+        # NaN: an output that does not apply (a man's endometrium: no drive) or an anchor that
+        # failed (its people fail: see _block_records); 1 keeps every ratio and difference
+        # defined and neutral.
+        return np.nan_to_num(d[name][rows], nan=1.0)
 
     mid = 0.5 * (grid[1:] + grid[:-1])
     off = 1.0
@@ -291,8 +296,10 @@ class ArmRecords:
     years at risk until it, death or the end (``time_at_risk``), the expected cumulative
     incidence by the end (``expected``), and the sum over these people of their expected
     cumulative incidence at every grid time (``curve_sums``). For each continuous endpoint key:
-    (values, baselines). ``hazards`` (base process -> (n, K) per year) and ``mortality`` are
-    kept only when asked for (they are people x months).
+    (values, baselines). ``failure`` is why a person has no results ("" for everyone who
+    solved): their expectations and values are NaN, they have no events and no time at risk,
+    and they add nothing to the curve sums. ``hazards`` (base process -> (n, K) per year) and
+    ``mortality`` are kept only when asked for (they are people x months).
     """
 
     draw_index: NDArray[np.int64]
@@ -301,11 +308,36 @@ class ArmRecords:
     expected: Mapping[str, FloatArray]
     curve_sums: Mapping[str, FloatArray]
     continuous: Mapping[str, tuple[FloatArray, FloatArray]]
+    failure: NDArray[np.object_]
     hazards: Mapping[str, FloatArray] | None = None
     mortality: FloatArray | None = None
 
     def __len__(self) -> int:
         return len(self.draw_index)
+
+    @property
+    def solved(self) -> BoolArray:
+        """Who has results (everyone but the failures)."""
+        return self.failure == ""
+
+    def only(self, rows: NDArray[np.int64]) -> ArmRecords:
+        """The records of ``rows`` (positions in these records); the curve sums stay those of
+        everyone (a failure adds nothing to them)."""
+
+        def pick(d: Mapping[str, Any]) -> dict[str, Any]:
+            return {k: v[rows] for k, v in d.items()}
+
+        return ArmRecords(
+            self.draw_index[rows],
+            pick(self.event),
+            pick(self.time_at_risk),
+            pick(self.expected),
+            self.curve_sums,
+            {k: (v[rows], b[rows]) for k, (v, b) in self.continuous.items()},
+            self.failure[rows],
+            None if self.hazards is None else pick(self.hazards),
+            None if self.mortality is None else self.mortality[rows],
+        )
 
 
 def _running_sum(total: FloatArray | None, rows: FloatArray) -> FloatArray:
@@ -333,12 +365,19 @@ def _block_records(
     """The records of one block of people; ``rows`` is each one's anchor. Its curve sums
     run on from ``sums_before`` (those of the blocks before it in the arm)."""
     values = physiology.of_arm(arm)
+    failure = np.array([physiology.failures.get(int(a), "") for a in rows], dtype=object)
     cov = _covariates(pop, physiology_values)
     drivers = _drivers(
         values, physiology.untreated, rows, arm.regimen, arm.treatment_years, grid, params
     )
     hz = hazards(cov, drivers, grid, params)
     del drivers
+    for name, h in hz.items():  # a hazard that is not finite fails its person, named
+        bad = (failure == "") & ~np.all(np.isfinite(h), axis=1)
+        failure[bad] = f"the {name} hazard is not finite"
+    failed = failure != ""
+    if failed.any():  # a failure has no hazards: no events, no time at risk, no curve
+        hz = {k: np.where(failed[:, None], 0.0, h) for k, h in hz.items()}
     dt = np.diff(grid)
     mid = 0.5 * (grid[1:] + grid[:-1])
     m = mortality(params, cov.female, cov.age[:, None] + mid[None, :])
@@ -356,7 +395,7 @@ def _block_records(
     sums: dict[str, FloatArray] = {}
     for name in event_endpoints(spec):
         curve = expected_curve(endpoint_hazard(name, hz), m, dt) * endpoint_share(name, params)
-        expected[name] = curve[:, -1].copy()
+        expected[name] = np.where(failed, np.nan, curve[:, -1])
         sums[name] = _running_sum(None if sums_before is None else sums_before[name], curve)
         del curve
         kind = ENDPOINT_PROCESSES[name]
@@ -365,8 +404,8 @@ def _block_records(
         else:
             pe = vte_type < params[kind[2]]
             t = np.where(pe if kind[3] else ~pe, times[kind[1]], np.inf)
-        event[name] = t < end
-        at_risk[name] = np.minimum(t, end)
+        event[name] = (t < end) & ~failed
+        at_risk[name] = np.where(failed, 0.0, np.minimum(t, end))
     continuous: dict[str, tuple[FloatArray, FloatArray]] = {}
     for e in spec.endpoints:
         if e.is_event:
@@ -384,9 +423,9 @@ def _block_records(
                 cv = params["measurement.dxa_precision"]
                 noise = normals(seed, arm.name, index, f"dxa:{e.key}") * cv * math.sqrt(2.0)
                 v = v + noise
-            continuous[e.key] = (v, np.full(len(v), np.nan))
+            continuous[e.key] = (np.where(failed, np.nan, v), np.full(len(v), np.nan))
         else:
-            continuous[e.key] = (value, base)
+            continuous[e.key] = (np.where(failed, np.nan, value), np.where(failed, np.nan, base))
     return ArmRecords(
         pop.index.copy(),
         event,
@@ -394,6 +433,7 @@ def _block_records(
         expected,
         sums,
         continuous,
+        failure,
         hz if keep_hazards else None,
         m if keep_hazards else None,
     )
@@ -475,6 +515,7 @@ def _join(parts: Sequence[ArmRecords], sums: Mapping[str, FloatArray]) -> ArmRec
             )
             for k in first.continuous
         },
+        np.concatenate([p.failure for p in parts]),
         cat(lambda p: p.hazards) if kept else None,
         np.concatenate([p.mortality for p in parts]) if kept else None,
     )

@@ -68,7 +68,12 @@ Progress = Callable[[str, float], None]
 
 @dataclass
 class ArmOutcome:
-    """One arm's results (kept for reports and validation), from its per-person records."""
+    """One arm's results (kept for reports and validation), from its per-person records.
+
+    ``population`` and ``records`` are the people with results; ``failures`` are the others
+    (draw index -> why they have none: a physiology or a hazard that did not solve), counted
+    in the JSON and never silently dropped.
+    """
 
     name: str
     regimen: Regimen
@@ -76,6 +81,7 @@ class ArmOutcome:
     records: ArmRecords
     grid: FloatArray  # years
     shares: dict[str, float]  # endpoint -> share of its process (DVT and PE of VTE)
+    failures: Mapping[int, str] = field(default_factory=dict)
 
     @property
     def expected(self) -> Mapping[str, FloatArray]:
@@ -168,9 +174,22 @@ def trial_outcome(
         )
     arms: dict[str, ArmOutcome] = {}
     for arm in spec.arms:
-        r = records[arm.name]
+        r, pop = records[arm.name], populations[arm.name]
         shares = {name: endpoint_share(name, params) for name in event_endpoints(spec)}
-        arms[arm.name] = ArmOutcome(arm.name, arm.regimen, populations[arm.name], r, grid, shares)
+        failures: dict[int, str] = {}
+        if not r.solved.all():
+            failures = {
+                int(i): str(why)
+                for i, why in zip(r.draw_index[~r.solved], r.failure[~r.solved], strict=True)
+            }
+            rows = np.flatnonzero(r.solved)
+            if len(rows) == 0:
+                first = next(iter(failures.values()))
+                raise NumericalError(
+                    f"trial: nobody in arm {arm.name} has results ({first}); please report"
+                )
+            r, pop = r.only(rows), pop.take(rows)
+        arms[arm.name] = ArmOutcome(arm.name, arm.regimen, pop, r, grid, shares, failures)
     outcome = TrialOutcome(spec, grid, arms)
     outcome.result = result_json(outcome, physiology.n_anchors, time.perf_counter() - started)
     if spread is not None:
@@ -289,6 +308,15 @@ def _stats(values: FloatArray) -> tuple[float, float, int]:
     return mean, sd, len(ok)
 
 
+def _failed(failures: Mapping[int, str]) -> dict[str, Any]:
+    """An arm's people without results: how many, and how many for each reason. ``n`` and
+    every number of the arm are over the people with results."""
+    reasons: dict[str, int] = {}
+    for why in failures.values():
+        reasons[why] = reasons.get(why, 0) + 1
+    return {"count": len(failures), "reasons": dict(sorted(reasons.items()))}
+
+
 def result_json(outcome: TrialOutcome, n_anchors: int, seconds: float) -> dict[str, Any]:
     spec = outcome.spec
     arms_out: dict[str, Any] = {}
@@ -329,7 +357,12 @@ def result_json(outcome: TrialOutcome, n_anchors: int, seconds: float) -> dict[s
                 if k < n:
                     entry["n_measured"] = k
                 eps[e.key] = entry
-        arms_out[name] = {"n": n, "regimen": regimen_label(arm.regimen), "endpoints": eps}
+        arms_out[name] = {
+            "n": n,
+            "regimen": regimen_label(arm.regimen),
+            "endpoints": eps,
+            "failed": _failed(arm.failures),
+        }
     comparisons = []
     for arm_name, ref_name in spec.comparisons:
         arm, ref = outcome.arms[arm_name], outcome.arms[ref_name]

@@ -63,6 +63,9 @@ Progress = Callable[[str, float], None]
 Notice = Callable[[str], None]
 SHARD_FOLDER = "shards"
 PHYSIOLOGY_FILE = "physiology.npz"
+# The layout of the shard and physiology files; a file of another layout is recomputed.
+# 2: per-person failures (``failure`` column; the anchors' ``failures``).
+RECORDS_FORMAT = 2
 
 
 class ShardError(SermsimError, OSError):
@@ -156,8 +159,12 @@ _CURVES_KEY = b"sermsim.curve_sums"
 def records_to_parquet(records: ArmRecords) -> bytes:
     """Per-person records as a Parquet table: ``draw_index``; per event endpoint E,
     ``event/E``, ``time_at_risk/E``, ``expected/E``; per continuous key K, ``value/K`` and
-    ``baseline/K``. The curve sums go in the file's metadata (JSON floats round-trip exactly)."""
-    columns: dict[str, Any] = {"draw_index": records.draw_index}
+    ``baseline/K``; ``failure`` (why a person has no results, "" if they have). The curve
+    sums go in the file's metadata (JSON floats round-trip exactly)."""
+    columns: dict[str, Any] = {
+        "draw_index": records.draw_index,
+        "failure": pa.array(records.failure.tolist(), pa.string()),
+    }
     for name in records.event:
         columns[f"event/{name}"] = records.event[name]
         columns[f"time_at_risk/{name}"] = records.time_at_risk[name]
@@ -196,6 +203,7 @@ def records_from_parquet(data: bytes) -> ArmRecords:
             )
             for k in keys
         },
+        failure=np.asarray(col("failure"), dtype=object),
     )
 
 
@@ -279,6 +287,7 @@ def run_key(
         "sermsim_version": __version__,
         "parameters_sha256": parameters_sha256(),
         "parameter_values_sha256": _sha256(values.encode("utf-8")),
+        "records_format": RECORDS_FORMAT,
     }
 
 
@@ -323,6 +332,7 @@ def physiology_to_npz(physiology: AnchorPhysiology) -> bytes:
         "untreated": sorted(physiology.untreated),
         "treated": [[label, years, sorted(d)] for (label, years), d in physiology.treated.items()],
         "arms": list(physiology.assignment),
+        "failures": [[int(a), why] for a, why in sorted(physiology.failures.items())],
     }
     arrays: dict[str, Any] = {"layout": np.asarray(json.dumps(layout))}
     for i, name in enumerate(layout["untreated"]):
@@ -346,7 +356,8 @@ def physiology_from_npz(data: bytes) -> AnchorPhysiology:
             for j, (label, years, names) in enumerate(layout["treated"])
         }
         assignment = {arm: z[f"assignment_{a}"] for a, arm in enumerate(layout["arms"])}
-    return AnchorPhysiology(int(layout["n_anchors"]), untreated, treated, assignment)
+    failures = {int(a): str(why) for a, why in layout["failures"]}
+    return AnchorPhysiology(int(layout["n_anchors"]), untreated, treated, assignment, failures)
 
 
 # ---------------------------------------------------------------------------------------------

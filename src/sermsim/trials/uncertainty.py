@@ -84,14 +84,19 @@ def parameter_spread(
 
         def means(params: Any, sub: Population = sub, arm: Any = arm) -> dict[str, float]:
             r = arm_records(spec, arm, sub, physiology, physiology_values, params, grid)
-            return {e: float(r.expected[e].mean()) for e in names}
+            if not r.solved.any():
+                raise NumericalError(
+                    f"parameter uncertainty: {arm.name}: none of the first {len(sub)} people has "
+                    "results; run with --sampling-only"
+                )
+            return {e: float(r.expected[e][r.solved].mean()) for e in names}
 
         base = means(shipped)
         rows = [means(m) for m in members]
-        own = records[arm.name].expected
+        own = records[arm.name]
         out[arm.name] = {}
         for e in names:
-            full = float(own[e].mean())
+            full = float(own.expected[e][own.solved].mean())
             values = np.array([row[e] for row in rows])
             if base[e] > 0:
                 scaled = full * values / base[e]
