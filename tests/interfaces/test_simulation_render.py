@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -233,3 +235,17 @@ def test_failed_write_leaves_previous_file_and_no_temporary(ds, tmp_path, monkey
 def test_paths_are_in_the_output_dir(ds, tmp_path):
     paths = write_simulation_outputs(ds, str(tmp_path))
     assert all(isinstance(p, Path) and p.parent == tmp_path for p in paths)
+
+
+def test_outputs_get_the_usual_permissions_not_mkstemp_s(ds, tmp_path):
+    """The temporary file of an atomic write is 0600; the output takes the umask's mode."""
+    old = os.umask(0o027)
+    try:
+        import sermsim.interfaces.simulation_render as sr
+
+        sr._file_mode.cache_clear()
+        paths = write_simulation_outputs(ds, tmp_path)
+    finally:
+        os.umask(old)
+        sr._file_mode.cache_clear()
+    assert {stat.S_IMODE(p.stat().st_mode) for p in paths} == {0o640}

@@ -12,6 +12,7 @@ reason in JSON. This module holds no science: it only renders.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -354,15 +355,27 @@ def plot_simulation(ds: xr.Dataset, path: Path | str) -> None:
 # ---------------------------------------------------------------------------- files
 
 
+@functools.cache
+def _file_mode() -> int:
+    """The mode a new file gets under this process's umask (mkstemp's own is 0600)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextmanager
 def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success move it onto ``path`` with
-    :func:`os.replace`, on failure remove it."""
+    """Yield a temporary path beside ``path``; on success flush it to disk and move it onto
+    ``path`` with :func:`os.replace` (a reader sees the old file or the whole new one, even
+    after a kill or a power cut), on failure remove it. The file gets the usual permissions."""
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fchmod(fh.fileno(), _file_mode())
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
