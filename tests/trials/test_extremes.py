@@ -34,6 +34,7 @@ from sermsim.physiology.simulate import (
     simulate_batch,
     solve_batch,
 )
+from sermsim.trials import records as records_module
 from sermsim.trials.anchors import DRIVER_OUTPUTS
 from sermsim.trials.endpoints import biomarker
 from sermsim.trials.records import ENDPOINT_PROCESSES
@@ -375,3 +376,30 @@ def test_failures_are_counted_named_and_kept_out_of_the_numbers(trial, agents, t
     assert len(mine) == spec.n_per_arm
     assert (mine["status"] == f"failed: {why}").sum() == counts[anchor]
     assert mine.loc[mine["status"] == "solved"].drop(columns="status").notna().all().all()
+
+
+def test_a_hazard_that_is_not_finite_fails_its_person(trial, monkeypatch):
+    """Finite physiology but a hazard that overflows: that person fails, by name."""
+    spec, cache, whole = trial
+    real = records_module.hazards
+    victims = {0, 17}  # positions in the first block of every arm
+
+    def overflowing(*args: Any, **kwargs: Any) -> Any:
+        hz = real(*args, **kwargs)
+        stroke = np.array(hz["stroke"])
+        for i in victims:
+            if i < len(stroke):
+                stroke[i, -1] = np.inf
+        return {**hz, "stroke": stroke}
+
+    monkeypatch.setattr(records_module, "hazards", overflowing)
+    outcome = run_trial(spec, engine=ENGINE, physiology_cache=cache)
+    for name, arm in outcome.result["arms"].items():
+        assert arm["failed"] == {
+            "count": len(victims),
+            "reasons": {"the stroke hazard is not finite": len(victims)},
+        }, name
+        assert arm["n"] == spec.n_per_arm - len(victims)
+        lost = whole.arms[name].records.draw_index[sorted(victims)]
+        assert set(outcome.arms[name].failures) == set(lost.tolist())
+    json.dumps(outcome.result, allow_nan=False)
