@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test fuzz calibrate ensemble calibrate-check validate bench sensitivity lint clean
+.PHONY: run test fuzz calibrate ensemble calibrate-check validate bench sensitivity lint clean load
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -87,6 +87,12 @@ sensitivity: $(STAMP)
 	mkdir -p docs/figures
 	cp out/sensitivity/raloxifene_spine_bmd/tornado.png docs/figures/sensitivity_raloxifene_spine_bmd.png
 	cp out/sensitivity/tamoxifen_breast_rr/tornado.png docs/figures/sensitivity_tamoxifen_breast_rr.png
+
+## The web API under load (benchmarks/web_load.py, a few minutes): `sermsim serve` on loopback
+## driven by 1 to 96 concurrent clients, a soak, hostile bodies and connections, a request past
+## the time limit; latency, status codes and the server's memory to docs/figures/web_load.json.
+load: $(STAMP)
+	$(BIN)/python benchmarks/web_load.py --out docs/figures/web_load.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts benchmarks conftest.py

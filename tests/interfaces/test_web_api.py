@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,12 @@ import pytest
 from sermsim import DISCLAIMER
 from sermsim.interfaces.web import create_app
 from sermsim.interfaces.web.guard import BodyLimit
-from sermsim.interfaces.web.limits import MAX_BODY_BYTES, MAX_TRIAL_PERSON_YEARS, Limits
+from sermsim.interfaces.web.limits import (
+    BODY_SECONDS,
+    MAX_BODY_BYTES,
+    MAX_TRIAL_PERSON_YEARS,
+    Limits,
+)
 from sermsim.interfaces.web.worker import BusyError, ComputeTimeoutError, ComputeWorker
 
 with warnings.catch_warnings():
@@ -58,8 +64,25 @@ def answers_a_good_request(client: TestClient) -> None:
     assert r.json()["agent"] == "raloxifene"
 
 
+OPENAPI = create_app().openapi()
+
+
+def conforms(r: Any) -> None:
+    """The answer is one the OpenAPI schema documents: its status for its path (for a path the
+    schema has), and its body's schema."""
+    path, method = r.request.url.path, r.request.method.lower()
+    documented = OPENAPI["paths"].get(path, {}).get(method, {}).get("responses")
+    if documented is None:  # an unknown page or method: the errors' one shape
+        schema = {"$ref": "#/components/schemas/ErrorResponse"}
+    else:
+        assert str(r.status_code) in documented, (path, r.status_code, sorted(documented))
+        schema = documented[str(r.status_code)]["content"]["application/json"]["schema"]
+    jsonschema.validate(r.json(), {**schema, "components": OPENAPI["components"]})
+
+
 def check_error(r: Any, status: int, field: str | None, *words: str) -> None:
     assert r.status_code == status, r.text
+    conforms(r)
     assert "Traceback" not in r.text and 'File "' not in r.text
     body = r.json()
     assert body["disclaimer"] == DISCLAIMER
@@ -76,6 +99,7 @@ def check_error(r: Any, status: int, field: str | None, *words: str) -> None:
 def test_health(client):
     r = client.get("/api/health")
     assert r.status_code == 200
+    conforms(r)
     assert r.json()["status"] == "ok" and r.json()["disclaimer"] == DISCLAIMER
     assert r.headers["cache-control"] == "no-store"
 
@@ -116,6 +140,7 @@ def test_the_page_and_its_files_load_nothing_from_elsewhere(client):
 def test_profile_is_the_cli_json(client):
     r = client.post("/api/profile", json={"regimen": "raloxifene:60"})
     assert r.status_code == 200, r.text
+    conforms(r)
     doc = r.json()
     jsonschema.validate(doc, json.loads((SCHEMAS / "profile.schema.json").read_text()))
     assert doc["regimen"] == "raloxifene:60" and doc["disclaimer"] == DISCLAIMER
@@ -132,6 +157,7 @@ def test_simulate_gives_the_summary_and_a_monthly_series(client):
     body = {"patient": WOMAN, "regimen": "raloxifene:60", "years": 1}
     r = client.post("/api/simulate", json=body)
     assert r.status_code == 200, r.text
+    conforms(r)
     doc = r.json()
     assert doc["regimen"] == "raloxifene:60" and doc["disclaimer"] == DISCLAIMER
     assert doc["patient"] == "postmenopausal woman aged 55"
@@ -155,6 +181,7 @@ def test_compare_is_the_library_result(client):
     body = {"patient": WOMAN, "years": 5, "agents": ["raloxifene"], "weights": {"dvt": 1.0}}
     r = client.post("/api/compare", json=body)
     assert r.status_code == 200, r.text
+    conforms(r)
     doc = r.json()
     assert [o["key"] for o in doc["options"]] == ["none", "raloxifene"]
     assert doc["weights"]["dvt"] == 1.0 and doc["per"] == 1000
@@ -175,6 +202,7 @@ def test_compare_is_the_library_result(client):
 def test_compare_defaults_for_the_form(client):
     r = client.get("/api/compare/defaults")
     assert r.status_code == 200
+    conforms(r)
     doc = r.json()
     assert "raloxifene" in doc["options"] and doc["weights"]["invasive_breast_cancer"] == 1.0
     assert doc["limits"]["max_years"] == Limits().max_years
@@ -183,6 +211,7 @@ def test_compare_defaults_for_the_form(client):
 def test_trial_gives_the_result_json(client):
     r = client.post("/api/trial", json={"spec": SMALL_TRIAL})
     assert r.status_code == 200, r.text
+    conforms(r)
     doc = r.json()
     jsonschema.validate(doc, json.loads((SCHEMAS / "trial_result.schema.json").read_text()))
     assert set(doc["arms"]) == {"placebo", "raloxifene"}
@@ -217,6 +246,8 @@ BAD_REQUESTS = [
     ("unknown top key", "/api/simulate", {"patient": WOMAN, "yeers": 3}, 422, "yeers",
      ["did you mean years"]),
     ("body not an object", "/api/profile", [1, 2], 422, "body", []),
+    ("unknown key with a line break", "/api/profile", {"regimen": "raloxifene", "a\nb\r": 1},
+     422, "a\\nb\\r", ["unknown key"]),  # found by schemathesis: a two-line message
     ("trial too large", "/api/trial",
      {"spec": {**SMALL_TRIAL, "population": {"sex": "female", "n_per_arm": TOO_MANY}}}, 422,
      "spec.population.n_per_arm", [f"{TOO_MANY}", "at most", "person-years"]),
@@ -299,7 +330,7 @@ def test_a_streamed_body_is_cut_off_at_the_limit_without_reading_the_rest():
     async def app(scope: Any, receive: Any, send: Any) -> None:  # never reached
         reached.append(True)
 
-    status, read, _ = _drive(BodyLimit(app, MAX_BODY_BYTES), endless, [])
+    status, read, _ = _drive(BodyLimit(app, MAX_BODY_BYTES, BODY_SECONDS), endless, [])
     assert status == 413 and not reached
     assert read == MAX_BODY_BYTES // len(chunk) + 1  # the limit and one chunk more, no further
 
@@ -310,7 +341,9 @@ def test_a_declared_large_body_is_refused_before_reading_any():
         yield {}
 
     headers = [(b"content-length", str(10 * 1024 * 1024).encode())]
-    status, read, sent = _drive(BodyLimit(lambda *a: None, MAX_BODY_BYTES), never(), headers)
+    status, read, sent = _drive(
+        BodyLimit(lambda *a: None, MAX_BODY_BYTES, BODY_SECONDS), never(), headers
+    )
     assert status == 413 and read == 0
     assert json.loads(sent[1]["body"])["error"]["field"] == "body"
 
@@ -328,8 +361,42 @@ def test_a_small_body_is_passed_on_whole():
         got.append((await receive())["body"])
         await send({"type": "http.response.start", "status": 200, "headers": []})
 
-    status, _read, _ = _drive(BodyLimit(app, MAX_BODY_BYTES), parts, [])
+    status, _read, _ = _drive(BodyLimit(app, MAX_BODY_BYTES, BODY_SECONDS), parts, [])
     assert status == 200 and got == [b'{"a": 1}']
+
+
+def test_a_trickled_body_is_408_at_its_time_limit():
+    """A client sending its body a byte at a time (to hold a connection) is cut off when the
+    body's time passes, not when the body's size does."""
+    reached: list[bool] = []
+    sent: list[dict[str, Any]] = []
+
+    async def trickle() -> dict[str, Any]:
+        await asyncio.sleep(0.01)
+        return {"type": "http.request", "body": b" ", "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:  # never reached
+        reached.append(True)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/profile", "headers": []}
+    started = time.monotonic()
+    asyncio.run(BodyLimit(app, MAX_BODY_BYTES, seconds=0.3)(scope, trickle, send))
+    took = time.monotonic() - started
+    assert sent[0]["status"] == 408 and not reached
+    assert 0.3 <= took < 0.3 + 2.0, took  # at the limit, whatever the machine's load
+    assert json.loads(sent[1]["body"])["error"]["field"] == "body"
+
+
+def test_the_app_serves_again_after_its_lifespan_ends_and_starts():
+    """A test client or a schema loader ends the app's lifespan; the next one must still
+    compute (the worker thread starts again), not answer 500."""
+    app = create_app()
+    for _ in range(2):
+        with TestClient(app, raise_server_exceptions=False) as c:
+            answers_a_good_request(c)
 
 
 def test_a_request_over_the_time_limit_is_504_and_the_server_goes_on():

@@ -15,7 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,16 +26,26 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sermsim import DISCLAIMER, __version__
 from sermsim.core.errors import DataError, NumericalError, SermsimError, SpecError
-from sermsim.interfaces.web.guard import BodyLimit, error_body
+from sermsim.interfaces.web.guard import BodyLimit, error_body, one_line
 from sermsim.interfaces.web.limits import Limits
 from sermsim.interfaces.web.schemas import (
+    CompareDefaultsResponse,
     CompareRequest,
+    CompareResponse,
+    ErrorResponse,
+    HealthResponse,
     ProfileRequest,
+    ProfileResponse,
     SimulateRequest,
+    SimulateResponse,
     TrialRequest,
+    TrialResponse,
 )
 from sermsim.interfaces.web.worker import BusyError, ComputeTimeoutError, ComputeWorker, Deadline
 from sermsim.physiology.patient import Patient, patient_from_mapping
+
+if TYPE_CHECKING:
+    import uvicorn
 
 STATIC = Path(__file__).parent / "static"
 
@@ -54,6 +64,31 @@ _PAGE_HEADERS = {
 _SHOWN_CHARS = 60  # a value quoted in an error message is cut to this many characters
 
 log = logging.getLogger("sermsim.web")
+
+#: Each error status the API answers with, and why (the OpenAPI schema's ``responses``).
+_ERROR_WHY = {
+    400: "the body is not readable as JSON text (not UTF-8), or its Content-Length is not a number",
+    408: "the body did not all arrive within this server's time limit",
+    413: "the body is larger than this server's limit",
+    422: "a mistake in the request: the field, the value and the fix",
+    500: "a failure of sermsim, never of the input (please report it)",
+    503: "the server is busy: too many computations wait already (JSON, with Retry-After), "
+    "or it has as many open connections as it serves (the HTTP server's plain text)",
+    504: "the computation passed this server's time limit",
+}
+#: The body limit, the connection limit and the safety net answer on every path; a
+#: computation may also be refused for its input or its time.
+_ON_EVERY_PATH = (400, 408, 413, 500, 503)
+_ON_A_COMPUTATION = (*_ON_EVERY_PATH, 422, 504)
+
+
+def _responses(ok: type[BaseModel], errors: tuple[int, ...]) -> dict[int | str, dict[str, Any]]:
+    """The documented answers of one route: its success model and its errors' one shape."""
+    out: dict[int | str, dict[str, Any]] = {200: {"model": ok}}
+    for status in errors:
+        out[status] = {"model": ErrorResponse, "description": _ERROR_WHY[status]}
+    out[503]["content"] = {"text/plain": {"schema": {"type": "string"}}}  # uvicorn's refusal
+    return out
 
 
 def _json(content: Mapping[str, Any], status: int = 200) -> JSONResponse:
@@ -78,7 +113,8 @@ def _field(loc: tuple[int | str, ...]) -> str:
     """``("body", "patient", "age")`` -> ``patient.age``; list positions as ``agents[0]``."""
     out = ""
     for part in loc[1:] if loc and loc[0] == "body" else loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        name = one_line(str(part))  # a key may hold a line break: the message is one line
+        out += f"[{part}]" if isinstance(part, int) else (f".{name}" if out else name)
     return out or "body"
 
 
@@ -258,7 +294,7 @@ def create_app(*, limits: Limits | None = None, warm: bool = False) -> FastAPI:
     )
     app.state.limits = limits
     app.state.worker = worker
-    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes, seconds=limits.body_seconds)
     models: dict[str, type[BaseModel]] = {
         "/api/profile": ProfileRequest,
         "/api/simulate": SimulateRequest,
@@ -270,13 +306,21 @@ def create_app(*, limits: Limits | None = None, warm: bool = False) -> FastAPI:
     async def compute(work: Callable[[Deadline], dict[str, Any]]) -> JSONResponse:
         return _json(await worker.run(work, limits.compute_seconds))
 
-    @app.post("/api/profile", summary="Tissue-selectivity profile of a regimen")
+    @app.post(
+        "/api/profile",
+        summary="Tissue-selectivity profile of a regimen",
+        responses=_responses(ProfileResponse, _ON_A_COMPUTATION),
+    )
     async def profile(req: ProfileRequest) -> JSONResponse:
         """Intrinsic activity and net change of the tissue signal per tissue, post- and
         premenopausal (as sermsim profile REGIMEN --json)."""
         return await compute(lambda d: _profile(req, d))
 
-    @app.post("/api/simulate", summary="One person on one regimen")
+    @app.post(
+        "/api/simulate",
+        summary="One person on one regimen",
+        responses=_responses(SimulateResponse, _ON_A_COMPUTATION),
+    )
     async def simulate(req: SimulateRequest) -> JSONResponse:
         """The summary of sermsim simulate --json and a monthly series of the biomarkers,
         tissue signals and ERα drug occupancy."""
@@ -284,7 +328,11 @@ def create_app(*, limits: Limits | None = None, warm: bool = False) -> FastAPI:
         _check_years(req.years, limits)
         return await compute(lambda d: _simulate(patient, req, d))
 
-    @app.post("/api/compare", summary="Benefit and harm of every option for one person")
+    @app.post(
+        "/api/compare",
+        summary="Benefit and harm of every option for one person",
+        responses=_responses(CompareResponse, _ON_A_COMPUTATION),
+    )
     async def compare(req: CompareRequest) -> JSONResponse:
         """Expected events per 1,000 people like this one with 95% intervals, the net-benefit
         index, suitability flags and tissue signals (as sermsim compare --json)."""
@@ -292,19 +340,31 @@ def create_app(*, limits: Limits | None = None, warm: bool = False) -> FastAPI:
         _check_years(req.years, limits)
         return await compute(lambda d: _compare(patient, req, d))
 
-    @app.get("/api/compare/defaults", summary="The standard options and weights")
+    @app.get(
+        "/api/compare/defaults",
+        summary="The standard options and weights",
+        responses=_responses(CompareDefaultsResponse, _ON_EVERY_PATH),
+    )
     def compare_defaults() -> JSONResponse:
         """The options and net-benefit weights /api/compare uses when none are given, and
         this server's limits (for the page's form)."""
         return _json({**_compare_defaults(), "limits": {"max_years": limits.max_years}})
 
-    @app.post("/api/trial", summary="A virtual trial (TRIAL_SPEC.md)")
+    @app.post(
+        "/api/trial",
+        summary="A virtual trial (TRIAL_SPEC.md)",
+        responses=_responses(TrialResponse, _ON_A_COMPUTATION),
+    )
     async def trial(req: TrialRequest) -> JSONResponse:
         """The result of sermsim trial run --json for the spec, within this server's size
         limit (people per arm × arms × years)."""
         return await compute(lambda d: _trial(req, limits, d))
 
-    @app.get("/api/health", summary="Is the server up")
+    @app.get(
+        "/api/health",
+        summary="Is the server up",
+        responses=_responses(HealthResponse, _ON_EVERY_PATH),
+    )
     async def health() -> JSONResponse:
         return _json({"status": "ok", "sermsim_version": __version__})
 
@@ -353,6 +413,10 @@ def _add_error_handlers(app: FastAPI, models: Mapping[str, type[BaseModel]]) -> 
             message = f"{request.url.path}: no such page; see /docs for the API"
         elif exc.status_code == 405:
             message = f"{request.url.path}: {request.method} is not allowed here; see /docs"
+        elif exc.status_code == 400:  # FastAPI could not decode the body (not UTF-8 text)
+            detail = str(exc.detail)
+            message = f"body: {detail[:1].lower()}{detail[1:]}; send a JSON object as UTF-8 text"
+            return _error(400, "body", message)
         else:
             message = str(exc.detail)
         return _error(exc.status_code, None, message)
@@ -381,18 +445,34 @@ def _add_error_handlers(app: FastAPI, models: Mapping[str, type[BaseModel]]) -> 
         return _error(500, None, "an unexpected error in sermsim; please report it")
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, *, warm: bool = True) -> None:
-    """Serve the web app with uvicorn until interrupted (no access log: requests about a
-    person are not written anywhere). With ``warm``, the engine compiles for the default
-    comparison as the server starts (requests line up behind it)."""
+def server_config(
+    host: str = "127.0.0.1", port: int = 8000, *, warm: bool = True, limits: Limits | None = None
+) -> uvicorn.Config:
+    """uvicorn's settings for the app: no access log (requests about a person are not written
+    anywhere), at most :data:`MAX_CONNECTIONS` connections, and a deadline for each request's
+    head (:mod:`.connections`). With ``warm``, the engine compiles for the default comparison
+    as the server starts (requests line up behind it)."""
     import uvicorn
 
-    uvicorn.run(
-        create_app(warm=warm),
+    from sermsim.interfaces.web.connections import head_deadline_protocol
+
+    limits = limits or Limits()
+    return uvicorn.Config(
+        create_app(limits=limits, warm=warm),
         host=host,
         port=port,
         access_log=False,
         server_header=False,
         limit_concurrency=MAX_CONNECTIONS,
+        http=head_deadline_protocol(limits.head_seconds),
         log_level="info",
     )
+
+
+def serve(
+    host: str = "127.0.0.1", port: int = 8000, *, warm: bool = True, limits: Limits | None = None
+) -> None:
+    """Serve the web app with uvicorn (:func:`server_config`) until interrupted."""
+    import uvicorn
+
+    uvicorn.Server(server_config(host, port, warm=warm, limits=limits)).run()

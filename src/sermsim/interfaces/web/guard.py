@@ -2,13 +2,17 @@
 
 A body larger than the limit is refused with 413 without being read: at once when its
 ``Content-Length`` says so, and otherwise (a streamed, chunked body) as soon as the bytes
-received pass the limit. The body that passes is at most the limit, held once and handed on.
+received pass the limit. A body that has not all arrived within its time limit (a client
+trickling it to hold a connection) is refused with 408. The body that passes is at most the
+limit, held once and handed on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,28 +32,41 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def one_line(text: str) -> str:
+    r"""``text`` with every unprintable character (a line break, a control character) written
+    as its escape, so that a key or value a request sent cannot break an error's one line.
+
+    >>> one_line("age\nx\t1")
+    'age\\nx\\t1'
+    """
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def error_body(field: str | None, message: str) -> dict[str, Any]:
     """Every error's JSON: ``{"error": {"field", "message"}, "disclaimer"}``; the field and
-    the message are cut to :data:`MAX_FIELD_CHARS` and :data:`MAX_MESSAGE_CHARS`.
+    the message are one line each (:func:`one_line`), cut to :data:`MAX_FIELD_CHARS` and
+    :data:`MAX_MESSAGE_CHARS`.
 
     >>> error_body("patient.age", "patient.age: 300 is invalid; ...")["error"]["field"]
     'patient.age'
     >>> len(error_body("x" * 5000, "y" * 5000)["error"]["message"])
     400
     """
-    shown = None if field is None else _cut(field, MAX_FIELD_CHARS)
+    shown = None if field is None else _cut(one_line(field), MAX_FIELD_CHARS)
     return {
-        "error": {"field": shown, "message": _cut(message, MAX_MESSAGE_CHARS)},
+        "error": {"field": shown, "message": _cut(one_line(message), MAX_MESSAGE_CHARS)},
         "disclaimer": DISCLAIMER,
     }
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, reading no more than the limit."""
+    """Refuse request bodies over ``max_bytes`` with 413, reading no more than the limit, and
+    bodies not received within ``seconds`` of the request's headers with 408."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, seconds: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.seconds = seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,8 +83,13 @@ class BodyLimit:
             return
         chunks: list[bytes] = []
         size = 0
+        deadline = time.monotonic() + self.seconds
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), deadline - time.monotonic())
+            except TimeoutError:
+                await self._too_slow(send, size)
+                return
             if message["type"] != "http.request":  # the client went away
                 return
             chunk = message.get("body", b"")
@@ -89,6 +111,15 @@ class BodyLimit:
             "body",
             f"body: {size} is too large; send at most {limit} (this server's limit; "
             "run bigger jobs with the sermsim command line)",
+        )
+
+    async def _too_slow(self, send: Send, received: int) -> None:
+        await _send_error(
+            send,
+            408,
+            "body",
+            f"body: {received:,} bytes arrived in {self.seconds:g} s and the rest did not; "
+            "send the whole body at once (this server's time limit)",
         )
 
 

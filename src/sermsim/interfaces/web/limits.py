@@ -13,6 +13,16 @@ from dataclasses import dataclass
 #: for it and keeps a hostile upload from taking the server's memory.
 MAX_BODY_BYTES = 64 * 1024
 
+#: Seconds the whole request body may take to arrive after its headers. The largest body
+#: (64 kB) takes well under a second on any working link; a client trickling its body to hold
+#: a connection (and so a place among the server's connections) is cut off after this.
+BODY_SECONDS = 10.0
+
+#: Seconds a connection may take to send a whole request head (request line and headers)
+#: after opening, or after its last answer. A working client sends it at once; a connection
+#: that sends nothing holds one of the server's places, so it is closed after this.
+HEAD_SECONDS = 10.0
+
 #: The longest horizon of /api/simulate and /api/compare, in years: the longest follow-up a
 #: trial spec allows (``sermsim.trials.spec.MAX_DURATION_YEARS``, which compare runs on).
 #: Measured here (2 cores), a 30-year comparison of the standard options takes 8 s warm and
@@ -45,6 +55,8 @@ class Limits:
     """The limits one app enforces (defaults: the constants above)."""
 
     max_body_bytes: int = MAX_BODY_BYTES
+    body_seconds: float = BODY_SECONDS
+    head_seconds: float = HEAD_SECONDS
     max_years: float = MAX_YEARS
     max_trial_person_years: float = MAX_TRIAL_PERSON_YEARS
     max_trial_anchors: int = MAX_TRIAL_ANCHORS

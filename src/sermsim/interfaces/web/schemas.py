@@ -100,3 +100,114 @@ class TrialRequest(_Request):
             }
         ],
     )
+
+
+# ------------------------------------------------------------------------------ responses
+# What each endpoint answers, as the OpenAPI schema documents it (and schemathesis checks it).
+# A success's top level is fixed here; its inner tables are the library's JSON (the CLI's
+# --json, TRIAL_SPEC.md), open to keys added there.
+
+
+_ONE_LINE = r"^[^\r\n]*$"  # an error message is one line
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    disclaimer: str = Field(description="sermsim is not medical advice")
+
+
+class ErrorDetail(BaseModel):
+    """The field at fault (``patient.age``, ``body``; null when none is) and one line naming
+    the value and the fix."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str | None
+    message: str = Field(pattern=_ONE_LINE)
+
+
+class ErrorResponse(BaseModel):
+    """Every refusal and failure: one field, one line; never a traceback."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+    disclaimer: str
+
+
+class HealthResponse(_Response):
+    """The server is up."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: str
+    sermsim_version: str
+
+
+class ServerLimits(BaseModel):
+    """The limits the page's form keeps to."""
+
+    model_config = ConfigDict(extra="allow")
+
+    max_years: float
+
+
+class CompareDefaultsResponse(_Response):
+    """The options and weights of /api/compare when none are given."""
+
+    options: list[str]
+    weights: dict[str, float]
+    limits: ServerLimits
+
+
+class ProfileResponse(_Response):
+    """``sermsim profile REGIMEN --json``."""
+
+    agent: str
+    regimen: str
+    tissues: dict[str, dict[str, Any]]
+    plasma_nM: dict[str, float]
+
+
+class Series(BaseModel):
+    """One point a month: biomarkers, tissue signals and ERα drug occupancy (null: no value)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    time_years: list[float]
+    biomarkers: dict[str, Any]
+    not_applicable: dict[str, str]
+    signal: dict[str, list[float | None]] | None = None
+    drug_occupancy: dict[str, list[float | None]] | None = None
+
+
+class SimulateResponse(_Response):
+    """``sermsim simulate --json``'s summary and a monthly series."""
+
+    patient: str
+    regimen: str
+    years: float
+    biomarkers: dict[str, Any]
+    series: Series
+
+
+class CompareResponse(_Response):
+    """``sermsim compare --json``."""
+
+    patient: dict[str, Any]
+    years: float
+    per: int
+    weights: dict[str, float]
+    endpoints: dict[str, Any]
+    options: list[dict[str, Any]]
+    provenance: dict[str, Any]
+
+
+class TrialResponse(_Response):
+    """``sermsim trial run --json`` (TRIAL_SPEC.md's result)."""
+
+    name: str
+    arms: dict[str, Any]
+    comparisons: list[Any]
+    provenance: dict[str, Any]

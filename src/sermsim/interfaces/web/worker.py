@@ -56,10 +56,23 @@ class ComputeWorker:
     """A line of computations served by one thread, each under a time limit."""
 
     def __init__(self, max_waiting: int) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sermsim-compute")
         self._max_waiting = max_waiting
         self._count_lock = threading.Lock()
         self._in_line = 0  # running or waiting
+        self._executor: ThreadPoolExecutor | None = None
+        self._stopped: ThreadPoolExecutor | None = None  # shut down, its last work may still run
+
+    def _thread(self) -> ThreadPoolExecutor:
+        """The worker thread, started again after a :meth:`shutdown` (an app's lifespan may
+        end and start again: a test client, a schema loader). A new thread first waits for the
+        old one's last computation, so that computations still never overlap."""
+        with self._count_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="sermsim-compute")
+                if self._stopped is not None:
+                    self._executor.submit(self._stopped.shutdown, wait=True)
+                    self._stopped = None
+            return self._executor
 
     async def run(self, work: Callable[[Deadline], T], seconds: float) -> T:
         """Run ``work(deadline)`` on the worker thread; :class:`BusyError` when the line is
@@ -70,7 +83,7 @@ class ComputeWorker:
                 raise BusyError
             self._in_line += 1
         deadline = Deadline(time.monotonic() + seconds, seconds)
-        future = self._executor.submit(_start, work, deadline)
+        future = self._thread().submit(_start, work, deadline)
         future.add_done_callback(self._leave)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout=seconds)
@@ -82,7 +95,7 @@ class ComputeWorker:
         """Hand in work nobody waits for (the start-up warm-up); requests line up behind it."""
         with self._count_lock:
             self._in_line += 1
-        self._executor.submit(work).add_done_callback(self._leave)
+        self._thread().submit(work).add_done_callback(self._leave)
 
     def _leave(self, _: Future[Any]) -> None:
         with self._count_lock:
@@ -90,11 +103,17 @@ class ComputeWorker:
 
     def wait_idle(self, timeout: float | None = None) -> None:
         """Block until every computation handed in so far has finished (for tests)."""
-        self._executor.submit(lambda: None).result(timeout)
+        self._thread().submit(lambda: None).result(timeout)
 
     def shutdown(self) -> None:
-        """Stop taking work; computations still waiting are dropped."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Drop the computations still waiting and let the running one finish on its own; the
+        next computation handed in starts the thread again."""
+        with self._count_lock:
+            executor, self._executor = self._executor, None
+            if executor is not None:
+                self._stopped = executor
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _start(work: Callable[[Deadline], T], deadline: Deadline) -> T:
