@@ -62,6 +62,9 @@ def test_label_round_trips(agents, text):
         ("raloxifene:60@0", "regimen[0].interval_h"),
         ("raloxifene:60+foo:1", "regimen[1].agent"),
         ("raloxifene:nan", "regimen[0].dose_mg"),
+        # found by fuzzing: days of thousands of digits raised int()'s ValueError
+        ("clomiphene:50[d" + "1" * 5000 + "-2/28]", "regimen[0].cycle"),
+        ("clomiphene:50[d1-" + "9" * 400 + "/28]", "regimen[0].days_on"),
     ],
 )
 def test_bad_short_forms_name_the_field(agents, text, field):
@@ -96,9 +99,27 @@ def test_list_form_with_cycles_and_adherence(agents):
         ({"agent": "tamoxifen", "dose_mg": 20, "days_on": 5}, "regimen[0]"),
         ({"agent": "tamoxifen", "dose_mg": 20, "adherence": 1.5}, "regimen[0].adherence"),
         ({"agent": "nope", "dose_mg": 20}, "regimen[0].agent"),
+        # found by fuzzing: a YAML yes was 1 mg, "60" 60 mg; a key '\n' broke the line
+        ({"agent": "tamoxifen", "dose_mg": True}, "regimen[0].dose_mg"),
+        ({"agent": "tamoxifen", "dose_mg": "20"}, "regimen[0].dose_mg"),
+        ({"agent": "tamoxifen", "dose_mg": 20, "\n": 1}, "regimen[0].'\\n'"),
+        ({"agent": "tamoxifen", "dose_mg": 20, "": 1}, "regimen[0].''"),
     ],
 )
 def test_bad_list_forms_name_the_field(agents, item, field):
     with pytest.raises(SpecError) as err:
         regimen_from_list([item], agents)
     assert str(err.value).startswith(field)
+    assert "\n" not in str(err.value)
+
+
+def test_the_exact_key_tells_apart_what_the_label_rounds_or_leaves_out(agents):
+    from sermsim.agents.regimen import regimen_key
+
+    def one(**kw):
+        return regimen_from_list([{"agent": "raloxifene", "dose_mg": 60, **kw}], agents)
+
+    same_label = [one(), one(adherence=0.5), one(start_day=300), one(dose_mg=60.0000001)]
+    assert len({regimen_label(r) for r in same_label}) == 1
+    assert len({regimen_key(r) for r in same_label}) == len(same_label)
+    assert regimen_key(one()) == regimen_key(parse_regimen("raloxifene:60", agents))

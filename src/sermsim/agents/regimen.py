@@ -10,6 +10,7 @@ and interval, and the label's cycle where it has one (clomiphene).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,7 +38,8 @@ class Dose(BaseModel):
     24.0
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # strict: a YAML ``yes`` or ``"60"`` is not a dose (whole numbers are still numbers)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     agent: str
     dose_mg: float = Field(gt=0, le=MAX_DOSE_MG, allow_inf_nan=False)
@@ -70,9 +72,16 @@ class Dose(BaseModel):
 Regimen = tuple[Dose, ...]
 
 
+def _key_text(part: object) -> str:
+    """A key as an error shows it: as written, or quoted when blank or not printable (a key
+    '\\n' must not break the one-line message)."""
+    text = str(part)
+    return text if text.strip() and text.isprintable() else repr(text)
+
+
 def _spec_error_from(exc: ValidationError, where: str, raw: Any) -> SpecError:
     first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
+    loc = ".".join(_key_text(p) for p in first["loc"])
     field = f"{where}.{loc}" if loc else where
     value = first.get("input", raw) if loc else raw  # a whole-dose error: show what was given
     return SpecError(field, value, first["msg"].replace("Value error, ", "").lower())
@@ -162,7 +171,8 @@ def parse_regimen(text: str, agents: Mapping[str, Agent]) -> Regimen:
         )
         schedule: dict[str, float] = {}
         if cycle:
-            first, last = int(cycle.group("first")), int(cycle.group("last"))
+            # float, not int: a day of thousands of digits is a refusal, not int()'s ValueError
+            first, last = float(cycle.group("first")), float(cycle.group("last"))
             if not 1 <= first <= last:
                 raise SpecError(f"{field}.cycle", part, "days run from 1, first <= last")
             schedule = {
@@ -178,6 +188,19 @@ def parse_regimen(text: str, agents: Mapping[str, Agent]) -> Regimen:
         except ValidationError as exc:
             raise _spec_error_from(exc, field, part) from exc
     return tuple(doses)
+
+
+def regimen_key(regimen: Regimen) -> str:
+    """An exact key of a regimen: every field of every dose, floats as written (repr), so two
+    regimens share it only when they are the same. :func:`regimen_label` is for people: it
+    rounds doses and leaves out adherence and a non-cyclic start day.
+
+    >>> a = (Dose(agent="raloxifene", dose_mg=60),)
+    >>> b = (Dose(agent="raloxifene", dose_mg=60, adherence=0.5),)
+    >>> regimen_label(a) == regimen_label(b), regimen_key(a) == regimen_key(b)
+    (True, False)
+    """
+    return json.dumps([d.model_dump() for d in regimen], sort_keys=True)
 
 
 def regimen_label(regimen: Regimen) -> str:
