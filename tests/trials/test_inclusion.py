@@ -49,6 +49,17 @@ def test_conditions(text, expected):
         "age > 50 and",
         "age ; 50",
         "bmd_tscore <= -2.5",
+        # found by fuzzing: these raised numpy's TypeError when people were screened, or
+        # RecursionError, or matched nobody in silence
+        "sex > 5",
+        "age == poor",
+        "age > nan",
+        "cyp2d6 < poor",
+        "cyp2d6 == pooor",
+        "uterus == yes",
+        "age",
+        "not " * 5000 + "uterus",
+        "(" * 5000 + "uterus" + ")" * 5000,
     ],
 )
 def test_mistakes_name_the_condition(text):
@@ -56,3 +67,11 @@ def test_mistakes_name_the_condition(text):
         parse_condition(text, "inclusion[0]", PATIENT_TABLE_KEYS)
     assert str(err.value).startswith("inclusion[0]:")
     assert "\n" not in str(err.value)
+    assert len(str(err.value)) < 500  # a long condition is cut in the message
+
+
+def test_a_comparison_that_cannot_be_evaluated_is_a_spec_error_without_known_keys():
+    rule = parse_condition("cyp2d6 > 5", "subgroup")  # no keys: kinds unknown when read
+    with pytest.raises(SpecError) as err:
+        rule(TABLE)
+    assert str(err.value).startswith("subgroup:")
