@@ -121,6 +121,17 @@ def test_null_means_default():
     assert (p.menopause, p.uterus) == ("post", True)
 
 
+def test_null_means_default_for_keys_with_a_value_default_too():
+    # found by fuzzing: bmi: null (or an empty "bmi:" in YAML) was refused, unlike in a trial
+    nulls = {"bmi": None, "smoker": None, "thrombophilia": None, "cyp2d6": None}
+    p = patient_from_mapping({**WOMAN, **nulls, "surgical_menopause": None, "prior_vte": None})
+    assert (p.bmi, p.smoker, p.thrombophilia, p.cyp2d6) == (27.0, False, "none", "normal")
+    assert not (p.surgical_menopause or p.prior_vte)
+    assert p.model_fields_set == set(WOMAN)  # null is left out, as the docstring says
+    with pytest.raises(SpecError):
+        patient_from_mapping({**WOMAN, "age": None})  # required: null is no default
+
+
 def test_given_values_are_kept():
     p = patient_from_mapping({**WOMAN, "uterus": False, "menopause": "peri"})
     assert (p.uterus, p.menopause, p.years_since_menopause) == (False, "peri", None)
