@@ -77,6 +77,11 @@ def test_the_example_of_trial_spec_parses(agents):
         ("population.age", {"distribution": "gamma", "mean": 3}, "population.age.distribution"),
         ("population.age", {"distribution": "normal", "mean": 60}, "population.age.sd"),
         ("population.uterus", {"fraction_true": 1.5}, "population.uterus.fraction_true"),
+        (  # found by fuzzing: a math domain error when the people were drawn
+            "population.bmd_t_score_spine",
+            {"distribution": "lognormal", "median": 1, "sd_log": 1, "max": -1},
+            "population.bmd_t_score_spine.max",
+        ),
         (
             "population.cyp2d6",
             {"choices": {"poor": 0.5, "normal": 0.6}},

@@ -233,6 +233,8 @@ def _distribution(key: str, spec: Mapping[str, Any], field: str) -> Covariate:
     high = _number(spec["max"], f"{field}.max") if "max" in spec else math.inf
     if high <= low:
         raise SpecError(f"{field}.max", spec.get("max"), "max must exceed min")
+    if kind == "lognormal" and high <= 0:  # found by fuzzing: log(max) was a math domain error
+        raise SpecError(f"{field}.max", spec["max"], "a lognormal is positive: give max > 0")
     return Distribution(kind, a, b, low, high)
 
 
