@@ -182,3 +182,20 @@ def test_simulate_usage_mistakes_are_one_line(tmp_path, capsys):
     ):
         code, _, err = run(capsys, *argv)
         assert code == 2 and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+def test_a_weight_named_across_lines_is_one_line(tmp_path, capsys):
+    # found by fuzzing: --weight 'a<newline>b=1' printed the error on two lines
+    patient = tmp_path / "p.yaml"
+    patient.write_text("sex: female\nage: 58\n")
+    code, _, err = run(capsys, "compare", "--patient", str(patient), "--weight", "a\nb=1")
+    assert code == 2 and len(err.splitlines()) == 1 and err.startswith("sermsim: error: weight:")
+
+
+def test_a_scheduler_address_across_lines_is_refused_before_any_progress(tmp_path, capsys):
+    # found by fuzzing: 'connecting to a<newline>b' went to stderr before the refusal
+    spec = Path(__file__).resolve().parents[2] / "examples" / "trial_spec_example.yaml"
+    argv = ["trial", "run", str(spec), "--shards", "2", "--out", str(tmp_path)]
+    code, _, err = run(capsys, *argv, "--scheduler", "a\nb")
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("sermsim: error: scheduler:")

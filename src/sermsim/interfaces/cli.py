@@ -320,6 +320,9 @@ def _check_shard_options(
         raise SpecError("dask-local", dask_local, "give a number of worker processes >= 1")
     if dask_local is not None and scheduler is not None:
         raise SpecError("scheduler", scheduler, "give --dask-local K or --scheduler, not both")
+    if scheduler is not None and (not scheduler.strip() or not scheduler.isprintable()):
+        # found by fuzzing: an address across lines was echoed in the progress before refusal
+        raise SpecError("scheduler", scheduler, "give the address as tcp://HOST:PORT")
     if (dask_local is not None or scheduler is not None) and shards is None:
         option, value = (
             ("dask-local", dask_local) if scheduler is None else ("scheduler", scheduler)
@@ -443,12 +446,13 @@ def _weights(items: list[str]) -> dict[str, float]:
     weights: dict[str, float] = {}
     for item in items:
         name, sep, value = item.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name or not name.isprintable():  # a name '\n' would break the line
             raise SpecError("weight", item, "write ENDPOINT=W, e.g. vertebral_fracture=0.5")
         try:
-            weights[f"{name.strip()}"] = float(value)
+            weights[name] = float(value)
         except ValueError:
-            raise SpecError(f"weights.{name.strip()}", value, "give a number") from None
+            raise SpecError(f"weights.{name}", value, "give a number") from None
     return weights
 
 
