@@ -115,10 +115,10 @@ FULL = Plan(
     levels=LEVELS,
     endpoints=tuple(ENDPOINTS),
     # a cheap answer takes milliseconds, a comparison seconds: as many as fit the cell's time
-    min_requests={"health": 400, "profile": 60, "simulate": 30, "compare": 6, "trial": 20},
+    min_requests={"health": 400, "profile": 60, "simulate": 20, "compare": 4, "trial": 12},
     per_client=2,
-    cell_seconds=40.0,
-    soak_requests=600,
+    cell_seconds=30.0,
+    soak_requests=500,
     soak_clients=MAX_WAITING + 1,  # the engine's line, full but never refusing
     horizons=4,
 )
