@@ -56,6 +56,7 @@ def test_conditions(text, expected):
         "age > nan",
         "cyp2d6 < poor",
         "cyp2d6 == pooor",
+        "menopause == poor",  # an optional category (Menopause | None)
         "uterus == yes",
         "age",
         "not " * 5000 + "uterus",

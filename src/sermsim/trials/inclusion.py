@@ -82,7 +82,12 @@ def _kind(annotation: Any) -> str:
 KINDS: dict[str, str] = {k: _kind(f.annotation) for k, f in Patient.model_fields.items()}
 # The words a categorical key takes (a misspelt one would silently match nobody).
 WORDS: dict[str, tuple[str, ...]] = {
-    k: tuple(v for a in (f.annotation, *typing.get_args(f.annotation)) for v in typing.get_args(a))
+    k: tuple(
+        v
+        for a in (f.annotation, *typing.get_args(f.annotation))
+        for v in typing.get_args(a)
+        if isinstance(v, str)  # Menopause | None: the Literal's words, not the Literal
+    )
     for k, f in Patient.model_fields.items()
     if KINDS[k] == "word"
 }
