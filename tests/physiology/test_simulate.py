@@ -272,3 +272,20 @@ def test_a_batch_split_over_cores_equals_a_small_batch(monkeypatch):
     )
     for name in outputs:
         np.testing.assert_allclose(big[name][picks], small[name], rtol=1e-9, err_msg=name)
+
+
+def test_a_new_horizon_is_not_a_new_program_and_changes_no_day():
+    """Horizons in one bucket share the compiled engine (a web client cannot make the server
+    compile per request), and a shorter run is the longer run's first days, to the bit."""
+    from sermsim.physiology import integrate
+
+    person = patient_from_mapping({"sex": "female", "age": 47, "menopause": "pre"})
+    regimen = parse_regimen("tamoxifen:20+estradiol:1", ENGINE.agents)
+    regimen = tuple(d.model_copy(update={"adherence": 0.8}) for d in regimen)  # random doses
+    long = simulate(person, regimen, 1.9, engine=ENGINE, seed=3)
+    compiled = integrate.treat_batch._cache_size()
+    short = simulate(person, regimen, 1.0 + 1 / 365.25, engine=ENGINE, seed=3)
+    assert integrate.treat_batch._cache_size() == compiled
+    assert short.sizes["time"] == 368 and long.sizes["time"] == 695
+    for name in ("bmd_lumbar_spine_g_cm2", "estradiol_pg_ml", "lh_iu_l", "signal", "unbound_nM"):
+        np.testing.assert_array_equal(short[name].values, long[name].values[:368], err_msg=name)
