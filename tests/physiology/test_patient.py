@@ -253,6 +253,9 @@ def test_unquoted_yaml_yes_is_a_boolean(tmp_path):
         ({**WOMAN, "estradiol_pg_ml": 0}, "patient.estradiol_pg_ml"),
         ({**WOMAN, "testosterone_ng_dl": 1e6}, "patient.testosterone_ng_dl"),
         ({**WOMAN, "lh_iu_l": -2}, "patient.lh_iu_l"),
+        # found by fuzzing: a man's LH of 1e-305 made the run-in infinite
+        ({**MAN, "lh_iu_l": 1e-305}, "patient.lh_iu_l"),
+        ({**WOMAN, "estradiol_pg_ml": 5e-324}, "patient.estradiol_pg_ml"),
         ({**WOMAN, "fsh_iu_l": float("inf")}, "patient.fsh_iu_l"),
         ([WOMAN], "patient"),  # not a mapping
         ("sex: female", "patient"),  # not a mapping

@@ -62,6 +62,9 @@ MIN_MENARCHE_AGE, MAX_MENARCHE_AGE = 7.0, 20.0
 MIN_FIRST_BIRTH_AGE, MAX_FIRST_BIRTH_AGE = 10.0, 60.0
 MAX_RELATIVES = 50  # first-degree relatives with breast cancer
 MAX_BIOPSIES = 100
+# Measured labs from this floor (in each lab's unit): far below any assay's detection limit.
+# Found by fuzzing: a man's LH of 1e-305 IU/L made his fitted testis capacity infinite.
+MIN_LAB = 1e-3
 MAX_ESTRADIOL_PG_ML = 10_000.0  # well above ovarian-stimulation peaks
 MAX_TESTOSTERONE_NG_DL = 10_000.0  # well above supraphysiological dosing
 MAX_GONADOTROPIN_IU_L = 1_000.0  # LH and FSH
@@ -121,10 +124,10 @@ class Patient(BaseModel):
     breast_biopsies: int | None = Field(default=None, ge=0, le=MAX_BIOPSIES)
     atypical_hyperplasia: bool | None = None
     # Measured baseline labs; None: not measured.
-    estradiol_pg_ml: float | None = _real(0.0, MAX_ESTRADIOL_PG_ML, open_lo=True)
-    testosterone_ng_dl: float | None = _real(0.0, MAX_TESTOSTERONE_NG_DL, open_lo=True)
-    lh_iu_l: float | None = _real(0.0, MAX_GONADOTROPIN_IU_L, open_lo=True)
-    fsh_iu_l: float | None = _real(0.0, MAX_GONADOTROPIN_IU_L, open_lo=True)
+    estradiol_pg_ml: float | None = _real(MIN_LAB, MAX_ESTRADIOL_PG_ML)
+    testosterone_ng_dl: float | None = _real(MIN_LAB, MAX_TESTOSTERONE_NG_DL)
+    lh_iu_l: float | None = _real(MIN_LAB, MAX_GONADOTROPIN_IU_L)
+    fsh_iu_l: float | None = _real(MIN_LAB, MAX_GONADOTROPIN_IU_L)
 
     @model_validator(mode="before")
     @classmethod
