@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import numpy as np
@@ -137,3 +138,31 @@ def test_men_have_no_breast_or_endometrial_events_and_women_only_endpoints_refus
     with pytest.raises(SpecError) as err:
         run_trial(parse_trial(men, agents))
     assert err.value.field == "endpoints"
+
+
+def test_arms_differing_only_in_adherence_or_start_day_have_their_own_physiology(agents):
+    """Arms were keyed by the regimen's label, which leaves out adherence and a start day: a
+    second arm took the first one's physiology (found by fuzzing valid specs)."""
+    full = {"name": "full", "regimen": [{"agent": "raloxifene", "dose_mg": 60}]}
+    none_taken = {
+        "name": "none_taken",
+        "regimen": [{"agent": "raloxifene", "dose_mg": 60, "adherence": 0.0}],
+    }
+    late = {"name": "late", "regimen": [{"agent": "raloxifene", "dose_mg": 60, "start_day": 300}]}
+    base = {
+        "name": "keys",
+        "seed": 3,
+        "duration_years": 1,
+        "physiology_anchors": 8,
+        "population": {"sex": "female", "age": 60, "n_per_arm": 4},
+        "endpoints": ["bmd_lumbar_spine_pct"],
+    }
+
+    def spine(arms: list[dict[str, Any]]) -> dict[str, float]:
+        result = run_trial(parse_trial({**base, "arms": arms}, agents)).result["arms"]
+        return {a: v["endpoints"]["bmd_lumbar_spine_pct"]["mean"] for a, v in result.items()}
+
+    together = spine([full, none_taken, late])
+    for arm in (none_taken, late):
+        assert together[arm["name"]] == spine([arm])[arm["name"]], arm["name"]
+    assert together["none_taken"] < together["full"]  # no doses taken: no bone gain

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sermsim.agents.regimen import Regimen, regimen_label
+from sermsim.agents.regimen import Regimen, regimen_key
 from sermsim.core.units import DAYS_PER_YEAR
 from sermsim.physiology.simulate import Engine, solve_batch
 from sermsim.trials.endpoints import biomarker
@@ -161,7 +161,7 @@ def anchor_physiology(
     keys: list[tuple[str, float]] = []
     regimens: list[tuple[Regimen, float | None]] = [((), None)]
     for arm in spec.arms:
-        key = (regimen_label(arm.regimen), arm.treatment_years)
+        key = (regimen_key(arm.regimen), arm.treatment_years)  # exact: adherence too
         if key not in keys and arm.regimen:
             keys.append(key)
             stop = None if arm.treatment_years >= spec.duration_years else arm.treatment_years

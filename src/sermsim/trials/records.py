@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from sermsim.agents.regimen import Regimen, regimen_label
+from sermsim.agents.regimen import Regimen, regimen_key
 from sermsim.outcomes import gail
 from sermsim.outcomes.hazards import Covariates, first_time, hazards, mortality
 from sermsim.outcomes.parameters import OutcomeParameters
@@ -60,7 +60,7 @@ def outcome_grid(duration: float) -> FloatArray:
 class AnchorPhysiology:
     """The anchors' physiology on the outcome grid and the anchor of every person.
 
-    ``untreated`` and ``treated[(regimen label, treatment years)]`` map an output name to an
+    ``untreated`` and ``treated[(regimen_key(regimen), treatment years)]`` map an output name to an
     (anchors, grid points) array; ``assignment[arm]`` is the anchor index of each of the arm's
     people, in the arm's order. ``failures`` maps an anchor whose physiology did not solve
     to the reason (its rows are NaN): the people it stands for fail with it.
@@ -76,7 +76,7 @@ class AnchorPhysiology:
         """The anchors' outputs on the arm's regimen (the untreated ones for no treatment)."""
         if not arm.regimen:
             return self.untreated
-        return self.treated[(regimen_label(arm.regimen), arm.treatment_years)]
+        return self.treated[(regimen_key(arm.regimen), arm.treatment_years)]
 
 
 # ---------------------------------------------------------------------------------------------

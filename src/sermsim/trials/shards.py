@@ -65,7 +65,8 @@ SHARD_FOLDER = "shards"
 PHYSIOLOGY_FILE = "physiology.npz"
 # The layout of the shard and physiology files; a file of another layout is recomputed.
 # 2: per-person failures (``failure`` column; the anchors' ``failures``).
-RECORDS_FORMAT = 2
+# 3: the anchors' physiology keyed by the exact regimen (adherence and start day too).
+RECORDS_FORMAT = 3
 
 
 class ShardError(SermsimError, OSError):
