@@ -121,3 +121,30 @@ def test_men_and_women_mixed(agents):
     assert not pop.columns["uterus"][men].any()
     man = pop.patient(int(np.flatnonzero(men)[0]))
     assert man.sex == "male" and man.menopause is None
+
+
+def test_drawn_gail_ages_are_consistent_with_each_person_s_age(agents):
+    """Menarche, first birth and age drawn independently: a first birth after her age has not
+    happened (nulliparous), one before menarche is at menarche; every person is valid (found
+    by fuzzing: the run used to stop at the first such woman)."""
+    s = spec(
+        agents,
+        {
+            "sex": "female",
+            "age": {"distribution": "uniform", "min": 18, "max": 40},
+            "age_at_menarche": {"distribution": "uniform", "min": 10, "max": 20},
+            "age_at_first_birth": {"distribution": "normal", "mean": 26, "sd": 8, "min": 10},
+        },
+        n=2_000,
+    )
+    pop = sample_arm(s, "a", P)
+    c = pop.columns
+    age, menarche, birth = (
+        c[k].astype(float) for k in ("age", "age_at_menarche", "age_at_first_birth")
+    )
+    assert np.all(menarche <= age)
+    born = ~np.isnan(birth)
+    assert np.all((birth[born] <= age[born]) & (birth[born] >= menarche[born]))
+    assert 0.2 < (~born).mean() < 0.8  # many of these young women have not given birth yet
+    for i in range(len(pop)):  # every person passes the patient format's own checks
+        pop.patient(i)

@@ -275,6 +275,14 @@ def _candidates(
     for key in ("first_degree_relatives_breast_cancer", "breast_biopsies"):
         cols[key] = np.round(cols[key])
     cols["atypical_hyperplasia"] = boolean("atypical_hyperplasia", None)
+    # Drawn independently of age, the Gail ages are made consistent with each person's (as the
+    # patient format requires): menarche no later than her age; a first birth before menarche
+    # at menarche; a first birth after her age has not happened yet, so she is nulliparous.
+    menarche = np.minimum(cols["age_at_menarche"], age)  # NaN (not given) stays NaN
+    birth = cols["age_at_first_birth"]
+    first = np.where(np.isnan(menarche), birth, np.maximum(birth, menarche))
+    cols["age_at_menarche"] = menarche
+    cols["age_at_first_birth"] = np.where(first > age, np.nan, first)
     # Women-only inputs are not a man's.
     for key in ("age_at_menarche", "age_at_first_birth"):
         cols[key] = np.where(female, cols[key], np.nan)
