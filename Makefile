@@ -36,8 +36,10 @@ test: $(STAMP)
 	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	$(BIN)/python -m pytest -q
 
-## Fuzzing of the input parsers (patient, regimen, trial spec, the CLI's one-line errors) with
-## many more examples than `make test` runs; prints "fuzz: N cases tried, F failed".
+## Fuzzing of every input with many more examples than `make test` runs: the parsers (patient,
+## regimen, trial spec, inclusion language, every CLI option), valid patients, regimens and
+## small trials through the engine (results finite), and the HTTP API against its own OpenAPI
+## schema (schemathesis); prints "fuzz: N cases tried, F failed".
 FUZZ_EXAMPLES ?= 1500
 fuzz: $(STAMP)
 	rm -f .pytest_cache/fuzz.json
